@@ -1,0 +1,408 @@
+"""The prediction store: one dataset, many models, their per-example outputs on disk.
+
+Layout of a store directory::
+
+    manifest.json          dataset (name, fingerprint, classes), versions, model order,
+                           and the sha256 of every other file
+    examples.parquet       one row per example: example_id, label, split, subdomains
+    models.parquet         one row per model: model_id and its metadata
+    models/<id>/meta.json  the model's metadata
+    models/<id>/<name>.npy one row per example, aligned with examples.parquet:
+                           logits (N x C), embeddings (N x D), or, for models that
+                           only give a top-1 answer, predictions (N) and confidences (N)
+
+Every write is atomic (temporary file or directory, then rename) and the manifest is
+written last, so a killed writer leaves either the old or the new store, and a model
+whose directory is not in the manifest counts as unfinished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from norep.errors import NorepError
+
+FORMAT_VERSION = 1
+ARRAY_NAMES = ("logits", "embeddings", "predictions", "confidences")
+MANIFEST = "manifest.json"
+EXAMPLES = "examples.parquet"
+MODELS = "models.parquet"
+VERSIONED_PACKAGES = ("norep", "numpy", "pandas", "pyarrow", "torch", "timm", "scikit-learn")
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+@-]*$")
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 22) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _write_table(path: Path, table: pd.DataFrame) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def model_dirname(model_id: str) -> str:
+    """Return the directory name of a model id (``/`` and ``:`` percent-encoded)."""
+    return quote(model_id, safe="")
+
+
+def check_model_id(model_id: str) -> str:
+    """Return ``model_id`` if it is a valid id, else raise a NorepError."""
+    if not isinstance(model_id, str) or not _MODEL_ID.match(model_id):
+        raise NorepError(
+            f"invalid model id {model_id!r}: use letters, digits and _.:/+@- "
+            "(starting with a letter or digit)"
+        )
+    return model_id
+
+
+class Store:
+    """A prediction store on disk, opened for reading and appending.
+
+    Args:
+        path: The store directory, made by :meth:`Store.create`.
+
+    Example:
+        >>> store = Store("runs/fashion_mnist")          # doctest: +SKIP
+        >>> store.correct(split="test").mean(axis=1)     # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST
+        if not manifest_path.is_file():
+            raise NorepError(
+                f"{self.path} is not a prediction store (no {MANIFEST}); "
+                "fill one with `norep zoo train` or `norep import`"
+            )
+        try:
+            self.manifest = json.loads(manifest_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise NorepError(f"{manifest_path} is corrupt ({error}); re-create the store") from None
+        if self.manifest.get("format_version") != FORMAT_VERSION:
+            raise NorepError(
+                f"{manifest_path} has format version {self.manifest.get('format_version')}, "
+                f"this norep reads version {FORMAT_VERSION}; re-create the store"
+            )
+        self._verified: set[str] = set()
+        self.examples = pd.read_parquet(self._verified_path(EXAMPLES))
+        self.models = (
+            pd.read_parquet(self._verified_path(MODELS))
+            if MODELS in self.manifest["files"]
+            else pd.DataFrame({"model_id": pd.Series([], dtype=str)})
+        )
+
+    # -- creation and writing -------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike,
+        *,
+        dataset: str,
+        classes: list[str],
+        examples: pd.DataFrame,
+        fingerprint: str,
+    ) -> "Store":
+        """Create a store, or reopen it when it already holds the same dataset.
+
+        Args:
+            path: Directory to create (parents included).
+            dataset: Dataset name, e.g. ``"fashion-mnist"``.
+            classes: Class names; labels index into this list.
+            examples: One row per example with at least ``example_id``, ``label``
+                and ``split``; further columns are subdomains.
+            fingerprint: A string identifying the exact data (e.g. a sha256).
+
+        Returns:
+            The opened store. Stale temporary files of killed writers are removed.
+        """
+        path = Path(path)
+        missing = {"example_id", "label", "split"} - set(examples.columns)
+        if missing:
+            raise NorepError(f"examples table lacks column(s) {sorted(missing)}")
+        if examples["example_id"].duplicated().any():
+            duplicate = examples["example_id"][examples["example_id"].duplicated()].iloc[0]
+            raise NorepError(f"example id {duplicate!r} appears twice; example ids must be unique")
+        labels = examples["label"].to_numpy()
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+            raise NorepError(f"labels must lie in 0..{len(classes) - 1} (one per class name)")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / "models").mkdir(exist_ok=True)
+            probe = path / f".write-test-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        except OSError as error:
+            raise NorepError(
+                f"cannot write the store at {path} ({error.strerror}); choose a writable --store"
+            ) from None
+        for stale in list(path.glob(".*.tmp-*")) + list((path / "models").glob(".tmp-*")):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+        dataset_entry = {"name": dataset, "fingerprint": fingerprint, "classes": list(classes)}
+        if (path / MANIFEST).exists():
+            store = cls(path)
+            if store.manifest["dataset"] != dataset_entry:
+                raise NorepError(
+                    f"{path} holds another dataset ({store.manifest['dataset']['name']}, "
+                    f"fingerprint {store.manifest['dataset']['fingerprint'][:12]}); "
+                    "use another --store"
+                )
+            return store
+        examples = examples.reset_index(drop=True).astype({"example_id": str, "split": str})
+        _write_table(path / EXAMPLES, examples)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "dataset": dataset_entry,
+            "versions": _versions(),
+            "models": [],
+            "files": {EXAMPLES: sha256_file(path / EXAMPLES)},
+        }
+        atomic_write_bytes(path / MANIFEST, _dump_json(manifest))
+        return cls(path)
+
+    def add_model(self, model_id: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Write one model's metadata and arrays, replacing an earlier version.
+
+        Args:
+            model_id: Unique id of the model in this store.
+            meta: JSON-serializable metadata (methodology, accuracy, source, ...).
+            arrays: Any of ``logits`` (N x C), ``embeddings`` (N x D), or
+                ``predictions`` (N, int) with ``confidences`` (N, float), with one
+                row per example of the store.
+        """
+        check_model_id(model_id)
+        self._check_arrays(model_id, arrays)
+        models_dir = self.path / "models"
+        final = models_dir / model_dirname(model_id)
+        tmp = models_dir / f".tmp-{model_dirname(model_id)}-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        for name, array in arrays.items():
+            with open(tmp / f"{name}.npy", "wb") as handle:
+                np.save(handle, np.ascontiguousarray(array))
+                handle.flush()
+                os.fsync(handle.fileno())
+        meta = {**meta, "model_id": model_id}
+        (tmp / "meta.json").write_bytes(_dump_json(meta))
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+
+        manifest = json.loads(json.dumps(self.manifest))
+        prefix = f"models/{model_dirname(model_id)}/"
+        manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith(prefix)}
+        for file in sorted(final.iterdir()):
+            manifest["files"][prefix + file.name] = sha256_file(file)
+        if model_id not in manifest["models"]:
+            manifest["models"].append(model_id)
+        metas = [self._read_meta(m) if m != model_id else meta for m in manifest["models"]]
+        models = pd.DataFrame([_flatten(m) for m in metas])
+        models = models[["model_id"] + [c for c in models.columns if c != "model_id"]]
+        _write_table(self.path / MODELS, models)
+        manifest["files"][MODELS] = sha256_file(self.path / MODELS)
+        manifest["versions"] = _versions()
+        atomic_write_bytes(self.path / MANIFEST, _dump_json(manifest))
+        self.manifest = manifest
+        self.models = models
+        self._verified = {k for k in self._verified if not k.startswith(prefix)} | {MODELS}
+
+    def _check_arrays(self, model_id: str, arrays: dict[str, np.ndarray]) -> None:
+        unknown = set(arrays) - set(ARRAY_NAMES)
+        if unknown:
+            raise NorepError(f"{model_id}: unknown array(s) {sorted(unknown)}; use {ARRAY_NAMES}")
+        if "logits" not in arrays and "predictions" not in arrays:
+            raise NorepError(f"{model_id}: give logits, or predictions with confidences")
+        if ("predictions" in arrays) != ("confidences" in arrays):
+            raise NorepError(f"{model_id}: predictions and confidences come together")
+        n = len(self.examples)
+        for name, array in arrays.items():
+            if array.shape[0] != n:
+                raise NorepError(
+                    f"{model_id}: {name} has {array.shape[0]} rows, the store has {n} examples"
+                )
+            if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+                raise NorepError(f"{model_id}: {name} contains NaN or infinite values")
+        if "logits" in arrays and arrays["logits"].shape[1:] != (len(self.classes),):
+            raise NorepError(
+                f"{model_id}: logits have shape {arrays['logits'].shape}, "
+                f"expected (N, {len(self.classes)})"
+            )
+        if "predictions" in arrays:
+            predictions = arrays["predictions"]
+            if not np.issubdtype(predictions.dtype, np.integer) or predictions.ndim != 1:
+                raise NorepError(f"{model_id}: predictions must be a 1-d integer array")
+            if predictions.min() < -1 or predictions.max() >= len(self.classes):
+                raise NorepError(
+                    f"{model_id}: predictions must lie in 0..{len(self.classes) - 1} "
+                    "(-1 marks a missing answer)"
+                )
+            confidences = arrays["confidences"]
+            answered = predictions >= 0
+            if np.any((confidences[answered] < 0) | (confidences[answered] > 1)):
+                raise NorepError(f"{model_id}: confidences must lie in [0, 1]")
+
+    # -- reading --------------------------------------------------------------------
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names; labels index into this list."""
+        return self.manifest["dataset"]["classes"]
+
+    @property
+    def model_ids(self) -> list[str]:
+        """Model ids in the order they were added."""
+        return list(self.manifest["models"])
+
+    def has_model(self, model_id: str) -> bool:
+        """Return whether the model is complete in this store."""
+        return model_id in self.manifest["models"]
+
+    def has_array(self, model_id: str, name: str) -> bool:
+        """Return whether the model has the array ``name`` (e.g. ``"logits"``)."""
+        return f"models/{model_dirname(model_id)}/{name}.npy" in self.manifest["files"]
+
+    def meta(self, model_id: str) -> dict:
+        """Return the metadata of one model."""
+        self._require(model_id)
+        return self._read_meta(model_id)
+
+    def rows(self, split: str | None = None) -> np.ndarray:
+        """Return the row indices of a split (all rows when ``split`` is None)."""
+        if split is None:
+            return np.arange(len(self.examples))
+        mask = (self.examples["split"] == split).to_numpy()
+        if not mask.any():
+            splits = sorted(self.examples["split"].unique())
+            raise NorepError(f"split {split!r} is not in this store; it has {splits}")
+        return np.flatnonzero(mask)
+
+    def labels(self, split: str | None = None) -> np.ndarray:
+        """Return the labels of a split."""
+        return self.examples["label"].to_numpy()[self.rows(split)]
+
+    def array(self, model_id: str, name: str, split: str | None = None) -> np.ndarray:
+        """Return one array of one model (memory-mapped, checksum verified on first use)."""
+        self._require(model_id)
+        if not self.has_array(model_id, name):
+            raise NorepError(f"model {model_id} has no {name} in {self.path}")
+        relpath = f"models/{model_dirname(model_id)}/{name}.npy"
+        array = np.load(self._verified_path(relpath), mmap_mode="r")
+        return array if split is None else array[self.rows(split)]
+
+    def logits(self, model_id: str, split: str | None = None) -> np.ndarray:
+        """Return a model's logits; a clear error for top-1-only models."""
+        if not self.has_array(model_id, "logits"):
+            self._require(model_id)
+            raise NorepError(
+                f"model {model_id} has only top-1 predictions and confidences; "
+                "this analysis needs full logits or probabilities"
+            )
+        return self.array(model_id, "logits", split)
+
+    def top1(self, model_id: str, split: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return a model's top-1 predictions and their softmax confidences.
+
+        For logits, the confidence is the maximum softmax probability at temperature 1.
+        Missing answers of imported models are -1 with confidence NaN.
+        """
+        if self.has_array(model_id, "logits"):
+            logits = np.asarray(self.array(model_id, "logits", split), dtype=np.float64)
+            shifted = logits - logits.max(axis=1, keepdims=True)
+            confidences = 1.0 / np.exp(shifted).sum(axis=1)
+            return logits.argmax(axis=1), confidences
+        predictions = np.asarray(self.array(model_id, "predictions", split))
+        confidences = np.asarray(self.array(model_id, "confidences", split), dtype=np.float64)
+        return predictions, np.where(predictions >= 0, confidences, np.nan)
+
+    def predictions(self, split: str | None = None, model_ids: list[str] | None = None) -> np.ndarray:
+        """Return top-1 predictions, shape (n_models, n_examples)."""
+        model_ids = self.model_ids if model_ids is None else model_ids
+        return np.stack([self.top1(m, split)[0] for m in model_ids])
+
+    def correct(self, split: str | None = None, model_ids: list[str] | None = None) -> np.ndarray:
+        """Return top-1 correctness, bool of shape (n_models, n_examples)."""
+        return self.predictions(split, model_ids) == self.labels(split)[None, :]
+
+    def verify(self) -> None:
+        """Check the sha256 of every file in the manifest; raise naming the first bad one."""
+        for relpath in self.manifest["files"]:
+            self._verified.discard(relpath)
+            self._verified_path(relpath)
+
+    def _require(self, model_id: str) -> None:
+        if not self.has_model(model_id):
+            raise NorepError(
+                f"model {model_id!r} is not in {self.path}; it has {len(self.model_ids)} "
+                f"models, e.g. {self.model_ids[:3]}"
+            )
+
+    def _read_meta(self, model_id: str) -> dict:
+        relpath = f"models/{model_dirname(model_id)}/meta.json"
+        return json.loads(self._verified_path(relpath).read_text())
+
+    def _verified_path(self, relpath: str) -> Path:
+        path = self.path / relpath
+        if relpath in self._verified:
+            return path
+        expected = self.manifest["files"].get(relpath)
+        if expected is None:
+            raise NorepError(f"{path} is not listed in the store's manifest; re-create the store")
+        if not path.is_file():
+            raise NorepError(f"{path} is missing from the store; re-create it")
+        if sha256_file(path) != expected:
+            raise NorepError(
+                f"{path} is corrupt (its sha256 differs from the manifest: truncated or "
+                "edited); delete the store and re-create it"
+            )
+        self._verified.add(relpath)
+        return path
+
+
+def _dump_json(value: dict) -> bytes:
+    return (json.dumps(value, indent=1, sort_keys=True) + "\n").encode()
+
+
+def _flatten(meta: dict) -> dict:
+    """Turn nested metadata values into JSON strings so they fit one table cell."""
+    return {
+        key: json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+        for key, value in meta.items()
+    }

@@ -1,0 +1,256 @@
+"""Zoo specs: models described by their training methodology, and divergence categories.
+
+A pair (base, other) belongs to the highest level at which the two methodologies
+differ (PAPER.md): Reinit < Hyper-parameters < Architecture < Framework < Dataset.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from norep.errors import NorepError
+from norep.store import check_model_id
+
+CATEGORIES = ("Reinit", "Hyper-parameters", "Architecture", "Framework", "Dataset")
+"""Divergence categories from least to most divergent."""
+
+# The methodology fields that decide a category, from the most divergent level down.
+_LEVELS = (
+    ("training_data", "Dataset"),
+    ("objective", "Framework"),
+    ("architecture", "Architecture"),
+    ("hyperparameters", "Hyper-parameters"),
+    ("seed", "Reinit"),
+)
+_MEMBER_KEYS = {
+    "id", "display_name", "architecture", "objective", "training_data", "seed",
+    "hyperparameters", "role", "notes",
+}
+_SPEC_KEYS = {"name", "dataset", "base", "target_accuracy", "band", "splits", "defaults", "models", "notes"}
+ROLES = ("member", "accuracy-control")
+
+
+@dataclass(frozen=True)
+class Methodology:
+    """How a model was trained: the fields that define divergence categories."""
+
+    architecture: str | None
+    objective: str | None
+    training_data: str | None
+    seed: int | None = None
+    hyperparameters: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "Methodology":
+        """Return the methodology recorded in store metadata (a dict or a models-table row).
+
+        Missing fields become None; ``hyperparameters`` may be a dict or a JSON string.
+        """
+        def get(key):
+            value = meta.get(key)
+            return None if value is None or (isinstance(value, float) and value != value) else value
+
+        hyperparameters = get("hyperparameters")
+        if isinstance(hyperparameters, str):
+            hyperparameters = json.loads(hyperparameters)
+        seed = get("seed")
+        return cls(
+            architecture=get("architecture"),
+            objective=get("objective"),
+            training_data=get("training_data"),
+            seed=None if seed is None else int(seed),
+            hyperparameters=hyperparameters,
+        )
+
+
+def divergence_category(base: Methodology, other: Methodology) -> str | None:
+    """Return the category of the pair (base, other), or None when it is undecidable.
+
+    Args:
+        base: The base model's methodology.
+        other: The other model's methodology.
+
+    Returns:
+        The highest level at which the methodologies differ; None when they are
+        identical or when a field that would decide is unknown (None) on either side.
+
+    Example:
+        >>> a = Methodology("cnn", "cross-entropy", "train-A", seed=0)
+        >>> divergence_category(a, Methodology("cnn", "cross-entropy", "train-A", seed=1))
+        'Reinit'
+    """
+    for name, category in _LEVELS:
+        mine, theirs = getattr(base, name), getattr(other, name)
+        if mine is None or theirs is None:
+            return None
+        if mine != theirs:
+            return category
+    return None
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model of a zoo spec, with its methodology made explicit."""
+
+    id: str
+    methodology: Methodology
+    display_name: str
+    role: str = "member"
+    notes: str = ""
+
+    def as_meta(self) -> dict:
+        """Return the member's fields as flat store metadata."""
+        return {
+            "display_name": self.display_name,
+            **asdict(self.methodology),
+            "role": self.role,
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True)
+class ZooSpec:
+    """A declarative zoo: a base model, its partners and the shared settings."""
+
+    name: str
+    dataset: str
+    base: str
+    target_accuracy: float
+    band: float
+    splits: dict
+    members: tuple[Member, ...]
+    path: Path | None = None
+
+    def member(self, model_id: str) -> Member:
+        """Return the member with id ``model_id``."""
+        for member in self.members:
+            if member.id == model_id:
+                return member
+        raise NorepError(f"no model {model_id!r} in zoo spec {self.name}")
+
+    def category(self, model_id: str) -> str | None:
+        """Return the divergence category of a member relative to the base."""
+        if model_id == self.base:
+            return None
+        return divergence_category(
+            self.member(self.base).methodology, self.member(model_id).methodology
+        )
+
+    def subset(self, model_ids: list[str]) -> "ZooSpec":
+        """Return the spec restricted to ``model_ids`` (in spec order), base included."""
+        unknown = set(model_ids) - {m.id for m in self.members}
+        if unknown:
+            raise NorepError(f"no model(s) {sorted(unknown)} in zoo spec {self.name}")
+        keep = set(model_ids) | {self.base}
+        return ZooSpec(
+            self.name, self.dataset, self.base, self.target_accuracy, self.band, self.splits,
+            tuple(m for m in self.members if m.id in keep), self.path,
+        )
+
+
+def load_spec(path: str | Path) -> ZooSpec:
+    """Read and validate a YAML zoo spec.
+
+    Each entry of ``models`` overrides ``defaults``; ``hyperparameters`` are merged
+    key by key. Categories are never written in a spec: they are derived.
+
+    Args:
+        path: The YAML file.
+
+    Returns:
+        The validated spec.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise NorepError(f"zoo spec {path} does not exist; pass a YAML file such as zoos/fashion_mnist.yaml") from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise NorepError(f"zoo spec {path} is not valid YAML{line}; fix its syntax") from None
+    if not isinstance(raw, dict):
+        raise NorepError(f"zoo spec {path} must be a mapping with keys {sorted(_SPEC_KEYS)}")
+    _reject_unknown(raw, _SPEC_KEYS, f"zoo spec {path}")
+    for key in ("name", "dataset", "base", "target_accuracy", "models"):
+        if key not in raw:
+            raise NorepError(f"zoo spec {path} lacks the key {key!r}")
+    defaults = raw.get("defaults") or {}
+    _reject_unknown(defaults, _MEMBER_KEYS - {"id"}, f"zoo spec {path}: defaults")
+    if not isinstance(raw["models"], list) or not raw["models"]:
+        raise NorepError(f"zoo spec {path}: 'models' must be a non-empty list")
+    members = tuple(_member(entry, defaults, path, index) for index, entry in enumerate(raw["models"]))
+    ids = [m.id for m in members]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise NorepError(f"zoo spec {path}: model id(s) {duplicates} appear more than once")
+    if raw["base"] not in ids:
+        raise NorepError(f"zoo spec {path}: base {raw['base']!r} is not one of its models")
+    spec = ZooSpec(
+        name=str(raw["name"]),
+        dataset=str(raw["dataset"]),
+        base=raw["base"],
+        target_accuracy=_fraction(raw["target_accuracy"], f"zoo spec {path}: target_accuracy"),
+        band=_fraction(raw.get("band", 0.01), f"zoo spec {path}: band"),
+        splits=dict(raw.get("splits") or {}),
+        members=members,
+        path=path,
+    )
+    base = spec.member(spec.base).methodology
+    for member in members:
+        if member.id != spec.base and divergence_category(base, member.methodology) is None:
+            raise NorepError(
+                f"zoo spec {path}: model {member.id!r} has the same methodology as the base; "
+                "change its seed or another field"
+            )
+    return spec
+
+
+def _member(entry: object, defaults: dict, path: Path, index: int) -> Member:
+    where = f"zoo spec {path}: models[{index}]"
+    if not isinstance(entry, dict) or "id" not in entry:
+        raise NorepError(f"{where} must be a mapping with at least an 'id'")
+    where = f"zoo spec {path}: model {entry['id']!r}"
+    _reject_unknown(entry, _MEMBER_KEYS, where)
+    check_model_id(entry["id"])
+    fields = {**defaults, **entry}
+    hyperparameters = {**(defaults.get("hyperparameters") or {}), **(entry.get("hyperparameters") or {})}
+    for key in ("architecture", "objective", "training_data", "seed"):
+        if fields.get(key) is None:
+            raise NorepError(f"{where} lacks {key!r} (set it there or in 'defaults')")
+    if not isinstance(fields["seed"], int):
+        raise NorepError(f"{where}: seed must be an integer, got {fields['seed']!r}")
+    role = fields.get("role", "member")
+    if role not in ROLES:
+        raise NorepError(f"{where}: role {role!r} is not one of {ROLES}")
+    return Member(
+        id=entry["id"],
+        methodology=Methodology(
+            architecture=str(fields["architecture"]),
+            objective=str(fields["objective"]),
+            training_data=str(fields["training_data"]),
+            seed=fields["seed"],
+            hyperparameters=hyperparameters,
+        ),
+        display_name=str(entry.get("display_name", entry["id"])),
+        role=role,
+        notes=str(entry.get("notes", "")),
+    )
+
+
+def _reject_unknown(mapping: dict, allowed: set, where: str) -> None:
+    if not isinstance(mapping, dict):
+        raise NorepError(f"{where} must be a mapping")
+    unknown = sorted(set(mapping) - allowed)
+    if unknown:
+        raise NorepError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def _fraction(value: object, where: str) -> float:
+    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise NorepError(f"{where} must be a number between 0 and 1, got {value!r}")
+    return float(value)
