@@ -38,6 +38,18 @@ def _book_run(args: argparse.Namespace) -> None:
     run_chapter(args.chapter, args.output, profile=args.profile, parameters=args.parameter)
 
 
+def _book_build(args: argparse.Namespace) -> None:
+    from norep.book import build_book
+
+    build_book(profile=args.profile, output=args.output)
+
+
+def _book_check(args: argparse.Namespace) -> None:
+    from norep.book import check_build
+
+    check_build(args.html)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``norep`` command."""
     parser = argparse.ArgumentParser(prog="norep", description=__doc__.splitlines()[0])
@@ -74,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                      metavar=("NAME", "VALUE"), help="override one parameter (YAML value)")
     run.set_defaults(handler=_book_run)
+    build = book_commands.add_parser("build", help="execute every chapter with a profile, build HTML")
+    build.add_argument("--profile", default=None, help="parameter profile, e.g. params/ci.yaml")
+    build.add_argument("--output", default="_build", help="build folder (default _build)")
+    build.set_defaults(handler=_book_build)
+    check = book_commands.add_parser("check", help="check built pages: figures present, no errors")
+    check.add_argument("html", nargs="?", default="_build/html", help="built HTML folder")
+    check.set_defaults(handler=_book_check)
     return parser
 
 
