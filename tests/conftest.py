@@ -51,6 +51,28 @@ def make_synthetic_store(path, n_classes: int = 5, n_calibration: int = 300, n_t
     return store
 
 
+@pytest.fixture(scope="session")
+def fashion_mnist():
+    """The real Fashion-MNIST folder; CI installs it, elsewhere tests skip without it."""
+    from norep.data import find_fashion_mnist
+    from norep.errors import NorepError
+
+    try:
+        return find_fashion_mnist()
+    except NorepError as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def ci_store(fashion_mnist) -> Store:
+    """The CI-profile mini zoo at runs/fashion_mnist_ci, trained (or resumed) once per session."""
+    from norep.train import train_zoo
+
+    return train_zoo("zoos/fashion_mnist_ci.yaml", "runs/fashion_mnist_ci")
+
+
 @pytest.fixture
 def synthetic_store(tmp_path) -> Store:
     """A six-model synthetic store, one partner of the base per divergence category."""
