@@ -131,3 +131,18 @@ def test_examples_table_aligns_with_images(small_release):
     assert table.loc[row, "label"] == arrays["test_labels"][7]
     footwear = table[table["superclass"] == "footwear"]["class_name"].unique()
     assert set(footwear) <= {"Sandal", "Sneaker", "Ankle boot"}
+
+
+def test_download_fills_the_cache_and_rejects_a_bad_copy(small_release, monkeypatch, tmp_path):
+    folder, arrays = small_release
+    monkeypatch.setattr(data, "RELEASE_URL", folder.as_uri() + "/")
+    cached = data.download_fashion_mnist()
+    assert cached == tmp_path / "cache" / "fashion-mnist"
+    np.testing.assert_array_equal(data.load_fashion_mnist(cached).test_images, arrays["test_images"])
+
+    stem = data.FILES["train_labels"][0]
+    (cached / (stem + ".gz")).unlink()
+    (folder / (stem + ".gz")).write_bytes(gzip.compress(idx_bytes(np.zeros(120))))
+    with pytest.raises(NorepError, match="failed its checksum"):
+        data.download_fashion_mnist()
+    assert not (cached / (stem + ".gz")).exists()

@@ -64,13 +64,18 @@ def test_top1_only_models_answer_correctness_and_refuse_logits(store):
     assert np.isnan(confidences[3]) and confidences[0] == 0.5
     with pytest.raises(NorepError, match="only top-1 predictions"):
         store.logits("human")
+    store.add_model("decisions-only", {}, {"predictions": predictions})
+    got, confidences = store.top1("decisions-only")
+    np.testing.assert_array_equal(got, predictions)
+    assert np.isnan(confidences).all()
 
 
 @pytest.mark.parametrize("arrays, message", [
     ({"logits": logits(0, n=7)}, "has 7 rows, the store has 8"),
     ({"logits": np.zeros((8, 4), np.float32)}, "expected (N, 3)"),
     ({"logits": np.full((8, 3), np.nan, np.float32)}, "NaN"),
-    ({"predictions": np.zeros(8, int)}, "come together"),
+    ({"logits": logits(0), "confidences": np.ones(8)}, "confidences need predictions"),
+    ({"embeddings": np.ones((8, 2))}, "give logits, or predictions"),
     ({"predictions": np.full(8, 3), "confidences": np.ones(8)}, "must lie in 0..2"),
     ({"predictions": np.zeros(8, int), "confidences": np.full(8, 2.0)}, "[0, 1]"),
     ({"weights": np.zeros(8)}, "unknown array"),

@@ -15,6 +15,12 @@ def _zoo_train(args: argparse.Namespace) -> None:
     train_zoo(args.spec, args.store, data_path=args.data, only=args.models)
 
 
+def _data_download(args: argparse.Namespace) -> None:
+    from norep.data import download_fashion_mnist
+
+    print(download_fashion_mnist())
+
+
 def _pairs(args: argparse.Namespace) -> None:
     from norep.report import pairs_table
     from norep.store import Store
@@ -63,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", default=None, help="folder with the Fashion-MNIST IDX files")
     train.add_argument("--models", nargs="+", default=None, help="train only these model ids")
     train.set_defaults(handler=_zoo_train)
+
+    data = commands.add_parser("data", help="the Fashion-MNIST files")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    download = data_commands.add_parser("download", help="download the official release into the cache")
+    download.set_defaults(handler=_data_download)
 
     pairs = commands.add_parser("pairs", help="pairwise metrics of a store, one row per pair")
     pairs.add_argument("store", help="store directory")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from norep.download import cache_dir, fetch
 from norep.errors import NorepError
 
 CLASSES = (
@@ -41,11 +42,6 @@ FILES = {
 RELEASE_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 DEBIAN_PATH = Path("/usr/share/datasets/fashion-mnist")
 SPLIT_NAMES = ("calibration", "probe", "test")
-
-
-def cache_dir() -> Path:
-    """Return the user cache of norep (``$NOREP_CACHE``, else ``~/.cache/norep``)."""
-    return Path(os.environ.get("NOREP_CACHE", Path.home() / ".cache" / "norep"))
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -128,8 +124,6 @@ def download_fashion_mnist() -> Path:
     Returns:
         The cache folder holding the verified files.
     """
-    from norep.download import fetch
-
     folder = cache_dir() / "fashion-mnist"
     for stem, expected in FILES.values():
         if _locate(folder, stem) is None:

@@ -9,7 +9,7 @@ Layout of a store directory::
     models/<id>/meta.json  the model's metadata
     models/<id>/<name>.npy one row per example, aligned with examples.parquet:
                            logits (N x C), embeddings (N x D), or, for models that
-                           only give a top-1 answer, predictions (N) and confidences (N)
+                           only give a top-1 answer, predictions (N) and, where known, confidences (N)
 
 Every write is atomic (temporary file or directory, then rename) and the manifest is
 written last, so a killed writer leaves either the old or the new store, and a model
@@ -204,7 +204,7 @@ class Store:
             model_id: Unique id of the model in this store.
             meta: JSON-serializable metadata (methodology, accuracy, source, ...).
             arrays: Any of ``logits`` (N x C), ``embeddings`` (N x D), or
-                ``predictions`` (N, int) with ``confidences`` (N, float), with one
+                ``predictions`` (N, int) with ``confidences`` (N, float) where known, with one
                 row per example of the store.
         """
         check_model_id(model_id)
@@ -249,9 +249,9 @@ class Store:
         if unknown:
             raise NorepError(f"{model_id}: unknown array(s) {sorted(unknown)}; use {ARRAY_NAMES}")
         if "logits" not in arrays and "predictions" not in arrays:
-            raise NorepError(f"{model_id}: give logits, or predictions with confidences")
-        if ("predictions" in arrays) != ("confidences" in arrays):
-            raise NorepError(f"{model_id}: predictions and confidences come together")
+            raise NorepError(f"{model_id}: give logits, or predictions (with confidences where known)")
+        if "confidences" in arrays and "predictions" not in arrays:
+            raise NorepError(f"{model_id}: confidences need predictions")
         n = len(self.examples)
         for name, array in arrays.items():
             if array.shape[0] != n:
@@ -274,9 +274,9 @@ class Store:
                     f"{model_id}: predictions must lie in 0..{len(self.classes) - 1} "
                     "(-1 marks a missing answer)"
                 )
-            confidences = arrays["confidences"]
-            answered = predictions >= 0
-            if np.any((confidences[answered] < 0) | (confidences[answered] > 1)):
+        if "confidences" in arrays:
+            confidences = arrays["confidences"][arrays["predictions"] >= 0]
+            if np.any((confidences < 0) | (confidences > 1)):
                 raise NorepError(f"{model_id}: confidences must lie in [0, 1]")
 
     # -- reading --------------------------------------------------------------------
@@ -332,7 +332,7 @@ class Store:
         if not self.has_array(model_id, "logits"):
             self._require(model_id)
             raise NorepError(
-                f"model {model_id} has only top-1 predictions and confidences; "
+                f"model {model_id} has only top-1 predictions; "
                 "this analysis needs full logits or probabilities"
             )
         return self.array(model_id, "logits", split)
@@ -341,7 +341,8 @@ class Store:
         """Return a model's top-1 predictions and their softmax confidences.
 
         For logits, the confidence is the maximum softmax probability at temperature 1.
-        Missing answers of imported models are -1 with confidence NaN.
+        Missing answers of imported models are -1 with confidence NaN; so are all
+        confidences of models that record decisions only (e.g. human observers).
         """
         if self.has_array(model_id, "logits"):
             logits = np.asarray(self.array(model_id, "logits", split), dtype=np.float64)
@@ -349,6 +350,8 @@ class Store:
             confidences = 1.0 / np.exp(shifted).sum(axis=1)
             return logits.argmax(axis=1), confidences
         predictions = np.asarray(self.array(model_id, "predictions", split))
+        if not self.has_array(model_id, "confidences"):
+            return predictions, np.full(predictions.shape, np.nan)
         confidences = np.asarray(self.array(model_id, "confidences", split), dtype=np.float64)
         return predictions, np.where(predictions >= 0, confidences, np.nan)
 
