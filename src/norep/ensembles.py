@@ -1,0 +1,318 @@
+"""Ensembles of temperature-scaled models: every pair of a zoo at once, and greedy growth.
+
+The rule (the paper leaves it open): each member's logits z are scaled by its own
+temperature T (fitted on the calibration split, see :mod:`norep.calibration`); the
+ensemble predicts argmax_c of the mean over members of softmax(z / T) (rule
+``"probabilities"``, the default) or of z / T (rule ``"logits"``). The mean and the sum
+have the same argmax; ties go to the lowest class index, as ``np.argmax``.
+
+For a pair (a, b):
+
+- ensemble accuracy: share of examples the two-member ensemble gets right;
+- relative ensemble improvement: ensemble accuracy - (acc_a + acc_b) / 2;
+- conversion rate: among the examples exactly one member gets right, the share the
+  ensemble gets right (NaN when there are none).
+
+All pairs of a zoo, exactly and fast: with s(c) = p_a(c) + p_b(c), the pair is right on
+an example with label y iff y beats every other class (a higher sum, or an equal sum
+and a lower index). Each member is ranked once: its label score, its lowest score and
+its k + 1 highest non-label classes. Most (pair, example) cases are then decided from
+these alone: y wins when s(y) exceeds the sum of the two best non-label scores; y
+loses when one member's best non-label class c has p(c) + (the other's lowest score)
+above s(y), or when both members share that class and its sum is above s(y). For the
+rest, the 2k candidate classes (each member's top k) are scored exactly, and every
+other class is bounded by the sum of the two (k+1)-th highest non-label scores; only
+the cases this does not decide are summed densely over all classes. Sums are taken in
+the scores' own dtype, as a dense ensemble would, and rounding is monotone, so the
+result equals dense averaging exactly.
+
+Greedy growth (the paper's Fig. 5): from an anchor, add the candidate that most raises
+the ensemble's accuracy on the **calibration** split, until ``max_size`` members; the
+test split is only read to report each step's accuracy.
+
+Example:
+    >>> scores = np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.3, 0.7], [0.45, 0.55]]], np.float32)
+    >>> pairs = pairwise_ensembles(scores, np.array([0, 1]))
+    >>> float(pairs.accuracy[0, 1]), float(pairs.conversion_rate[0, 1])
+    (1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from norep.calibration import fit_temperatures, softmax
+from norep.store import Store
+
+_RANK_BLOCK = 2048  # rows ranked at a time: a block stays in the CPU cache
+
+RULES = ("probabilities", "logits")
+"""Ensemble rules: average temperature-scaled probabilities, or temperature-scaled logits."""
+
+
+@dataclass(frozen=True)
+class PairEnsembles:
+    """Two-model ensembles of every pair of a zoo; N x N matrices, symmetric.
+
+    Attributes:
+        accuracy: Ensemble accuracy; the diagonal holds each model's own accuracy.
+        conversion_rate: Share of exactly-one-right examples the ensemble gets right.
+        improvement: Ensemble accuracy minus the mean of the members' accuracies.
+        undecided: Share of (pair, example) cases that needed the dense fallback.
+    """
+
+    accuracy: np.ndarray
+    conversion_rate: np.ndarray
+    improvement: np.ndarray
+    undecided: float
+
+
+def member_scores(logits: np.ndarray, temperature: float = 1.0, rule: str = "probabilities") -> np.ndarray:
+    """Return what a member contributes to an ensemble: softmax(z / T) or z / T, as float32.
+
+    Args:
+        logits: Shape (M, C).
+        temperature: The member's temperature.
+        rule: One of :data:`RULES`.
+
+    Returns:
+        Scores of shape (M, C).
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown ensemble rule {rule!r}; use one of {RULES}")
+    if rule == "probabilities":
+        return softmax(logits, temperature)
+    return np.asarray(logits, dtype=np.float32) / np.float32(temperature)
+
+
+def ensemble_predictions(scores: np.ndarray) -> np.ndarray:
+    """Return the argmax of the members' summed scores, shape (M,).
+
+    Args:
+        scores: Members' scores, shape (K, M, C), summed in member order.
+    """
+    total = scores[0].copy()
+    for member in scores[1:]:
+        total += member
+    return total.argmax(axis=1)
+
+
+def pairwise_ensembles(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> PairEnsembles:
+    """Accuracy, conversion rate and improvement of every two-model ensemble of a zoo.
+
+    Exact (equal to dense averaging); see the module docstring for the method.
+
+    Args:
+        scores: Every model's scores, shape (N, M, C), e.g. from :func:`member_scores`.
+        labels: True labels, shape (M,).
+        k: Candidate classes per member; larger k decides more examples without the
+            dense fallback but reads more scores per pair.
+
+    Returns:
+        The N x N matrices.
+    """
+    scores = np.ascontiguousarray(scores)
+    n_models, n_examples, n_classes = scores.shape
+    k = min(k, n_classes - 2) if n_classes > 2 else 0
+    buffer = np.empty((min(_RANK_BLOCK, n_examples), n_classes), dtype=scores.dtype)
+    ranked = [_rank(member, labels, k, buffer) for member in scores]
+    label_score, lowest = np.stack([r[0] for r in ranked]), np.stack([r[1] for r in ranked])  # (N, M)
+    top_class = np.stack([r[2] for r in ranked])  # (N, M, k + 1)
+    top_score = np.stack([r[3] for r in ranked])
+    best_class, best_score = top_class[:, :, 0].copy(), top_score[:, :, 0].copy()
+    correct = (label_score > best_score) | ((label_score == best_score) & (labels < best_class))
+    right_count = np.zeros((n_models, n_models))
+    converted = np.zeros((n_models, n_models))
+    undecided = 0
+    for a in range(n_models - 1):
+        others = slice(a + 1, n_models)
+        total = label_score[a] + label_score[others]  # (n, M): s(y)
+        best_other = best_score[a] + best_score[others]
+        right = total > best_other
+        # a's best class scores at least best_score[a] + lowest[b]; likewise b's
+        wrong = (((best_class[a] == best_class[others]) & (best_other > total))
+                 | (best_score[a] + lowest[others] > total) | (best_score[others] + lowest[a] > total))
+        rows, examples = np.nonzero(~right & ~wrong)
+        b = rows + a + 1
+        beaten, bounded = _candidates(scores, labels, a, b, examples, total[rows, examples],
+                                      top_class, top_score, k)
+        open_ = ~beaten & ~bounded
+        undecided += int(open_.sum())
+        decided = ~beaten & bounded
+        dense = scores[a, examples[open_]] + scores[b[open_], examples[open_]]
+        decided[open_] = dense.argmax(axis=1) == labels[examples[open_]]
+        right[rows, examples] = decided
+        right_count[a, others] = right.sum(axis=1)
+        one_right = correct[a] != correct[others]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            converted[a, others] = (right & one_right).sum(axis=1) / one_right.sum(axis=1)
+    accuracy = (right_count + right_count.T) / n_examples
+    single = correct.mean(axis=1)
+    np.fill_diagonal(accuracy, single)
+    conversion = converted + converted.T
+    np.fill_diagonal(conversion, np.nan)
+    return PairEnsembles(
+        accuracy=accuracy,
+        conversion_rate=conversion,
+        improvement=accuracy - (single[:, None] + single[None, :]) / 2,
+        undecided=undecided / max(1, n_examples * n_models * (n_models - 1) // 2),
+    )
+
+
+def _rank(member: np.ndarray, labels: np.ndarray, k: int,
+          buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the label's score, the lowest score, and the k + 1 highest non-label
+    classes and their scores, per example.
+
+    Ties among non-label classes rank the lower class index first, as ``np.argmax``.
+    Rows are ranked a block at a time in ``buffer``, which is overwritten.
+    """
+    n_examples = len(labels)
+    label_score, lowest = np.empty(n_examples, dtype=member.dtype), np.empty(n_examples, dtype=member.dtype)
+    classes = np.empty((n_examples, k + 1), dtype=np.intp)
+    values = np.empty((n_examples, k + 1), dtype=member.dtype)
+    for start in range(0, n_examples, len(buffer)):
+        block = slice(start, min(start + len(buffer), n_examples))
+        remaining = buffer[:block.stop - start]
+        rows = np.arange(len(remaining))
+        np.copyto(remaining, member[block])
+        remaining.min(axis=1, out=lowest[block])
+        label_score[block] = remaining[rows, labels[block]]
+        remaining[rows, labels[block]] = -np.inf
+        for rank in range(k + 1):
+            classes[block, rank] = remaining.argmax(axis=1)
+            values[block, rank] = remaining[rows, classes[block, rank]]
+            remaining[rows, classes[block, rank]] = -np.inf
+    return label_score, lowest, classes, values
+
+
+def _candidates(scores: np.ndarray, labels: np.ndarray, a: int, b: np.ndarray, examples: np.ndarray,
+                total: np.ndarray, top_class: np.ndarray, top_score: np.ndarray,
+                k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decide (pair (a, b), example) cases from the members' top-k non-label classes.
+
+    Returns whether one of the 2k candidate classes beats the label (a higher sum, or
+    an equal sum and a lower index), and whether the bound on every other class lies
+    below the label's sum ``total``.
+    """
+    label = labels[examples]
+    beaten = np.zeros(len(examples), dtype=bool)
+    for rank in range(k):
+        for own, member in ((a, b), (b, a)):
+            candidate = top_class[own, examples, rank]
+            score = top_score[own, examples, rank] + scores[member, examples, candidate]
+            beaten |= (score > total) | ((score == total) & (candidate < label))
+    return beaten, total > top_score[a, examples, k] + top_score[b, examples, k]
+
+
+def zoo_scores(store: Store, model_ids: list[str], split: str = "test",
+               temperatures: dict[str, float] | None = None, rule: str = "probabilities") -> np.ndarray:
+    """Stack the members' scores of a store's split, shape (N, M, C), float32.
+
+    Args:
+        store: The prediction store.
+        model_ids: The models; each needs logits (a top-1-only model raises a NorepError).
+        split: The split.
+        temperatures: Temperature per model id; 1 where absent.
+        rule: One of :data:`RULES`.
+
+    Returns:
+        The stacked scores (N * M * C * 4 bytes of memory).
+    """
+    temperatures = temperatures or {}
+    first = store.logits(model_ids[0], split)
+    stacked = np.empty((len(model_ids),) + first.shape, dtype=np.float32)
+    for row, model_id in enumerate(model_ids):
+        stacked[row] = member_scores(store.logits(model_id, split), temperatures.get(model_id, 1.0), rule)
+    return stacked
+
+
+def zoo_ensembles(store: Store, model_ids: list[str] | None = None, split: str = "test",
+                  calibration_split: str | None = "calibration", rule: str = "probabilities") -> PairEnsembles:
+    """Two-model ensembles of every pair of a store's models.
+
+    Args:
+        store: The prediction store.
+        model_ids: Models with logits; all of the store's by default.
+        split: The split the ensembles are evaluated on.
+        calibration_split: Split the temperatures are fitted on; None for T = 1.
+        rule: One of :data:`RULES`.
+
+    Returns:
+        N x N matrices in the order of ``model_ids``.
+
+    Example:
+        >>> pairs = zoo_ensembles(Store("runs/fashion_mnist"))   # doctest: +SKIP
+        >>> pairs.accuracy                                         # doctest: +SKIP
+    """
+    model_ids = store.model_ids if model_ids is None else model_ids
+    temperatures = fit_temperatures(store, model_ids, calibration_split) if calibration_split else None
+    return pairwise_ensembles(zoo_scores(store, model_ids, split, temperatures, rule), store.labels(split))
+
+
+def greedy_selection(scores: np.ndarray, labels: np.ndarray, anchor: int, candidates: list[int],
+                     max_size: int) -> tuple[list[int], list[float]]:
+    """Grow an ensemble from ``anchor`` by the candidate that most raises its accuracy.
+
+    Args:
+        scores: Scores on the selection split, shape (N, M, C).
+        labels: Labels of the selection split.
+        anchor: Index of the first member.
+        candidates: Indices that may be added (ties go to the earlier one).
+        max_size: Largest ensemble, anchor included.
+
+    Returns:
+        The members in the order they were added (anchor first), and the selection
+        accuracy after each addition.
+    """
+    members, total = [anchor], scores[anchor].copy()
+    accuracies = [float(np.mean(total.argmax(axis=1) == labels))]
+    remaining = [c for c in candidates if c != anchor]
+    while remaining and len(members) < max_size:
+        gains = [np.mean((total + scores[c]).argmax(axis=1) == labels) for c in remaining]
+        chosen = remaining.pop(int(np.argmax(gains)))
+        members.append(chosen)
+        total += scores[chosen]
+        accuracies.append(float(max(gains)))
+    return members, accuracies
+
+
+def greedy_ensemble(store: Store, anchor: str, candidates: list[str], max_size: int = 5,
+                    select_split: str = "calibration", report_split: str = "test",
+                    rule: str = "probabilities") -> pd.DataFrame:
+    """Greedy ensemble of a store: temperatures and selection on ``select_split`` only.
+
+    Args:
+        store: The prediction store.
+        anchor: The first member.
+        candidates: Models that may be added (e.g. only those below an accuracy cap).
+        max_size: Largest ensemble, anchor included.
+        select_split: Split for temperatures and selection (never the test split).
+        report_split: Split each step is reported on.
+        rule: One of :data:`RULES`.
+
+    Returns:
+        One row per step: step (1 = anchor alone), model_id (the member added),
+        select_accuracy, member_accuracy and ensemble_accuracy (on ``report_split``).
+
+    Example:
+        >>> greedy_ensemble(store, "bit-1k", low_accuracy_ids, max_size=4)   # doctest: +SKIP
+    """
+    model_ids = [anchor] + [c for c in candidates if c != anchor]
+    temperatures = fit_temperatures(store, model_ids, select_split)
+    members, select_accuracy = greedy_selection(
+        zoo_scores(store, model_ids, select_split, temperatures, rule), store.labels(select_split),
+        0, list(range(1, len(model_ids))), max_size)
+    report = zoo_scores(store, [model_ids[m] for m in members], report_split, temperatures, rule)
+    labels = store.labels(report_split)
+    return pd.DataFrame({
+        "step": np.arange(1, len(members) + 1),
+        "model_id": [model_ids[m] for m in members],
+        "select_accuracy": select_accuracy,
+        "member_accuracy": [float(np.mean(s.argmax(axis=1) == labels)) for s in report],
+        "ensemble_accuracy": [float(np.mean(ensemble_predictions(report[:n]) == labels))
+                              for n in range(1, len(members) + 1)],
+    })

@@ -1,0 +1,37 @@
+"""The benchmark scripts run at a small size and keep their exactness claims."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.benchmark
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run(script: str, tmp_path: Path, *options: str) -> dict:
+    output = tmp_path / f"{script}.json"
+    subprocess.run([sys.executable, str(BENCHMARKS / f"{script}.py"), *options, "--json", str(output)],
+                   check=True, capture_output=True, text=True, timeout=600)
+    return json.loads(output.read_text())
+
+
+def test_pairs_speed_small(tmp_path):
+    results = run("pairs_speed", tmp_path, "--models", "60", "--examples", "4000", "--classes", "100",
+                  "--loop-pairs", "200", "--repeat", "1")
+    assert results["exact"] and results["max_abs_difference"] <= 1e-12
+    assert results["loop_pairs_timed"] == 200 and results["pairs"] == 60 * 59 // 2
+    assert results["fast_seconds"] > 0 and results["ratio"] > 0
+    assert 0.5 < results["accuracy_range"][0] <= results["accuracy_range"][1] < 0.95
+
+
+def test_ensemble_speed_small(tmp_path):
+    results = run("ensemble_speed", tmp_path, "--models", "8", "--examples", "1500", "--classes", "200",
+                  "--repeat", "1")
+    assert results["exact"] and results["mismatched_pairs"] == 0
+    assert results["pairs"] == 28 and results["fast_seconds"] > 0 and results["dense_seconds"] > 0
+    assert 0 <= results["undecided_share"] < 0.1
