@@ -86,11 +86,6 @@ def network_outputs(network: Classifier, images: np.ndarray, batch_size: int = 1
     return np.concatenate(logits), np.concatenate(embeddings)
 
 
-def _accuracy(network: Classifier, images: np.ndarray, labels: np.ndarray) -> float:
-    logits, _ = network_outputs(network, images)
-    return float((logits.argmax(1) == labels).mean())
-
-
 def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Shift by up to 2 pixels in each direction and flip horizontally, at random."""
     n = len(x)

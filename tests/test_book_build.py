@@ -1,0 +1,115 @@
+"""Build the real book (every page of _toc.yml) with papermill and Sphinx, then check it.
+
+The profile points at the CI mini zoo (runs/fashion_mnist_ci) when it exists, else at a
+synthetic store with the mini zoo's metadata columns, made here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from conftest import make_synthetic_store
+from norep import book
+from norep.errors import NorepError
+
+pytestmark = pytest.mark.notebooks
+ROOT = Path(__file__).resolve().parents[1]
+CI_STORE = ROOT / "runs" / "fashion_mnist_ci"
+
+
+def book_folder(tmp_path_factory) -> Path:
+    """The session's folder for the test book: shared, so later builds reuse its cache."""
+    folder = tmp_path_factory.getbasetemp() / "book"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def make_profile(folder: Path) -> Path:
+    """Return a profile YAML for the CI store, or for a synthetic store made in ``folder``."""
+    if (CI_STORE / "manifest.json").is_file():
+        return ROOT / "params" / "ci.yaml"
+    profile = folder / "synthetic.yaml"
+    if not profile.is_file():
+        store = make_synthetic_store(folder / "store")
+        for model_id in store.model_ids:
+            meta = store.meta(model_id)
+            meta["role"] = "accuracy-control" if model_id == "hyper" else "member"
+            store.add_model(model_id, meta, {"logits": np.array(store.logits(model_id))})
+        profile.write_text(json.dumps({"store": str(store.path), "base": "base", "band": 0.03,
+                                       "n_bootstrap": 50, "seed": 0, "device": "cpu"}))
+    return profile
+
+
+def build(profile: Path, folder: Path) -> Path:
+    """Build the book with ``profile`` into ``folder/build`` from the book's folder; return the HTML."""
+    with contextlib.chdir(ROOT):
+        return book.build_book(profile=profile, output=folder / "build")
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory) -> Path:
+    """The profile the tests build with."""
+    return make_profile(book_folder(tmp_path_factory))
+
+
+@pytest.fixture(scope="module")
+def frozen_package(tmp_path_factory):
+    """Key the cache on a snapshot of src/norep, which others may edit while the tests run."""
+    snapshot = tmp_path_factory.mktemp("norep-snapshot") / "norep"
+    shutil.copytree(book.PACKAGE_DIR, snapshot, ignore=shutil.ignore_patterns("__pycache__"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(book, "PACKAGE_DIR", snapshot)
+        yield
+
+
+@pytest.fixture(scope="module")
+def built(profile, tmp_path_factory, frozen_package) -> Path:
+    """The HTML folder of the built book."""
+    return build(profile, book_folder(tmp_path_factory))
+
+
+def test_every_page_is_built_and_checked(built):
+    pages = book.book_pages(ROOT)
+    for page in pages:
+        assert (built / f"{page.docname}.html").is_file(), page.docname
+    for page in pages:
+        if page.is_notebook:
+            [notebook_path] = (built.parent / "executed").glob(f"*/{page.docname}.ipynb")
+            notebook = nbformat.read(notebook_path, as_version=4)
+            assert notebook.metadata["norep"]["cache_key"]
+            assert not any(output.output_type == "error" for cell in notebook.cells
+                           for output in cell.get("outputs", []))
+    book.check_build(built)
+    table = (built / "book" / "appendix" / "reproducibility.html").read_text()
+    assert "book/chapters/zoo" in table and "cache" in table
+
+
+def test_unchanged_pages_are_not_executed_again(built, profile, tmp_path_factory, capsys):
+    executed = sorted((built.parent / "executed").rglob("*.ipynb"))
+    stamps = [path.stat().st_mtime_ns for path in executed]
+    build(profile, book_folder(tmp_path_factory))
+    assert [path.stat().st_mtime_ns for path in executed] == stamps
+    assert capsys.readouterr().out.count("unchanged, cached") == len(executed)
+
+
+def test_run_chapter_with_profile_and_override(profile, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    output = book.run_chapter("zoo", tmp_path / "zoo.ipynb", profile=profile, parameters=[["band", "0.5"]])
+    notebook = nbformat.read(output, as_version=4)
+    [injected] = [cell for cell in notebook.cells if "injected-parameters" in cell.metadata.get("tags", [])]
+    assert "band = 0.5" in injected.source
+    assert notebook.metadata["papermill"]["exception"] is None
+
+
+def test_failing_cell_is_one_line_naming_page_and_exception(profile, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(NorepError, match=r"zoo\.py: cell \d+ raised ValueError: base 'no-such-model' is not in") as error:
+        book.run_chapter("zoo", tmp_path / "zoo.ipynb", profile=profile, parameters=[["base", "no-such-model"]])
+    assert "\n" not in str(error.value)
