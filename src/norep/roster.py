@@ -1,0 +1,101 @@
+"""Who is who in a store relative to a chosen base: names, roles, categories, the band."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from norep.errors import NorepError
+from norep.store import Store
+from norep.zoo import CATEGORIES, Methodology, divergence_category
+
+BASE_LABEL = "base"
+CONTROL_LABEL = "accuracy control"
+UNDECIDABLE_LABEL = "undecidable"
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The models of a store seen from one base model.
+
+    Attributes:
+        base: The base model id.
+        band: Half-width of the accuracy band around the base (a fraction).
+        band_split: The split whose accuracy decides the band ("calibration" when the
+            store has one, so that the test split is never used to choose pairs).
+        table: One row per model (store order) with columns ``name``, ``role``
+            ("member" or "accuracy-control"), ``category`` (relative to the base; None
+            for the base and when undecidable), ``group`` (the category, or the base,
+            accuracy-control or undecidable label), ``accuracy`` (on ``band_split``),
+            ``in_band`` and ``has_logits``.
+    """
+
+    base: str
+    band: float
+    band_split: str
+    table: pd.DataFrame
+
+    @property
+    def partners(self) -> list[str]:
+        """Members with a decided category, ordered from Reinit to Dataset."""
+        rank = {c: i for i, c in enumerate(CATEGORIES)}
+        members = self.table[(self.table["role"] == "member") & self.table["category"].notna()]
+        return sorted(members.index, key=lambda m: rank[members.loc[m, "category"]])
+
+    @property
+    def controls(self) -> list[str]:
+        """Accuracy controls: the base recipe stopped at lower accuracies."""
+        return list(self.table.index[self.table["role"] == "accuracy-control"])
+
+    @property
+    def undecidable(self) -> list[str]:
+        """Members whose category the store's metadata cannot decide."""
+        t = self.table
+        return list(t.index[(t["role"] == "member") & t["category"].isna() & (t.index != self.base)])
+
+
+def make_roster(store: Store, base: str, band: float) -> Roster:
+    """Return the roster of a store relative to ``base``.
+
+    Categories come from the store's ``category`` column when it was computed against
+    the same base, else they are derived from the methodology columns.
+
+    Args:
+        store: The prediction store.
+        base: The base model id.
+        band: Half-width of the accuracy band around the base's accuracy.
+
+    Returns:
+        The roster.
+
+    Example:
+        >>> roster = make_roster(Store("runs/fashion_mnist"), "cnn-seed0", 0.01)  # doctest: +SKIP
+        >>> roster.table.loc[roster.partners, ["category", "in_band"]]           # doctest: +SKIP
+    """
+    models = store.models.set_index("model_id").loc[store.model_ids]
+    if base not in models.index:
+        raise NorepError(f"base {base!r} is not in {store.path}; its models include {store.model_ids[:5]}")
+    column = lambda name, default: (models[name] if name in models else pd.Series(default, models.index))  # noqa: E731
+    names = column("display_name", None).fillna(pd.Series(models.index, models.index))
+    roles = column("role", "member").fillna("member")
+    if "category" in models and column("base", None).eq(base).all():
+        category = models["category"].where(models.index != base)
+    else:
+        methods = {m: Methodology.from_meta(row) for m, row in models.iterrows()}
+        category = pd.Series({m: None if m == base else divergence_category(methods[base], methods[m])
+                              for m in models.index})
+    category = category.astype(object).where(category.notna(), None)
+    group = [BASE_LABEL if m == base else CONTROL_LABEL if roles[m] == "accuracy-control"
+             else category[m] or UNDECIDABLE_LABEL for m in models.index]
+    band_split = "calibration" if "calibration" in set(store.examples["split"]) else "test"
+    correct = store.correct(band_split)
+    answered = store.predictions(band_split) >= 0
+    accuracy = pd.Series(correct.sum(1) / np.maximum(answered.sum(1), 1), index=models.index)
+    table = pd.DataFrame({
+        "name": names, "role": roles, "category": category, "group": group, "accuracy": accuracy,
+        "in_band": (accuracy - accuracy[base]).abs() <= band + 1e-12,
+        "has_logits": [store.has_array(m, "logits") for m in models.index],
+    })
+    return Roster(base=base, band=band, band_split=band_split, table=table)
