@@ -88,7 +88,7 @@ def output_text(notebook) -> str:
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_parameters_cell(chapter):
     parameters = book.notebook_parameters(ROOT / "book" / "chapters" / f"{chapter}.py")
-    assert set(parameters) == {"store", "base", "band", "seed", "n_bootstrap"}
+    assert set(parameters) == {"store", "base", "band", "seed", "n_bootstrap", "device"}
 
 
 @pytest.mark.notebooks

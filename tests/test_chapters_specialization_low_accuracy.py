@@ -83,7 +83,7 @@ def output_text(notebook) -> str:
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_parameters_cell_takes_the_profile_keys(chapter):
     parameters = book.notebook_parameters(ROOT / "book" / "chapters" / f"{chapter}.py")
-    assert {"store", "base", "band", "seed", "n_bootstrap"} <= set(parameters)
+    assert {"store", "base", "band", "seed", "n_bootstrap", "device"} <= set(parameters)
 
 
 @pytest.mark.notebooks

@@ -31,3 +31,13 @@ def test_band_uses_calibration_accuracy(synthetic_store):
 def test_unknown_base_is_one_line(synthetic_store):
     with pytest.raises(NorepError, match="base 'nope' is not in"):
         make_roster(synthetic_store, "nope", band=0.01)
+
+
+def test_pair_category_and_group(synthetic_store):
+    roster = make_roster(synthetic_store, "base", band=0.05)
+    assert roster.pair_category("base", "dataset") == roster.pair_category("dataset", "base") == "Dataset"
+    # Not involving the base: derived from the two methodologies (MLP vs SimCLR CNN).
+    assert roster.pair_category("arch", "framework") == make_roster(synthetic_store, "arch", 0.05).table.loc[
+        "framework", "category"]
+    assert roster.pair_group("base", "reinit") == "Reinit"
+    assert roster.names["base"] and "base" not in roster.members and "reinit" in roster.members

@@ -31,6 +31,7 @@ base = "cnn-seed0"  # the model every pair of Fig 2 is formed with
 band = 0.01  # half-width of the accuracy band around the base (fraction)
 seed = 0  # seed of the bootstrap
 n_bootstrap = 1000  # bootstrap samples for every interval
+device = "auto"  # torch device: "auto", "cpu", "cuda", ...
 
 # %%
 import itertools
@@ -43,48 +44,34 @@ from scipy.stats import linregress
 from norep.book import project_path
 from norep.calibration import calibration_table, fit_temperatures
 from norep.ensembles import ensemble_predictions, pairwise_ensembles, zoo_scores
-from norep.metrics import bootstrap_sums, percentile_interval, zoo_correctness
+from norep.metrics import bootstrap_sums, percentile_interval
 from norep.plots import (
-    BASE_LABEL,
-    CONTROL_LABEL,
     category_metrics,
     improvement_vs_inconsistency,
     temperature_effect,
 )
+from norep.roster import CONTROL_LABEL, UNDECIDABLE_LABEL, make_roster
+from norep.runtime import resolve_device
 from norep.store import Store
-from norep.zoo import CATEGORIES, Methodology, divergence_category
+from norep.verdicts import category_summary, interval_text, monotone_verdict
+from norep.zoo import CATEGORIES
 
 pd.set_option("display.max_colwidth", None)  # tables of prose: show every word
 level = 0.95  # coverage of every interval
+# Every computation below is numpy on the CPU (temperatures, ensembles, bootstrap):
+# none takes a device; `device` is resolved and reported for the record.
+device = resolve_device(device)
 zoo = Store(project_path(store))
-models = zoo.models.set_index("model_id").loc[zoo.model_ids]
-if base not in models.index:
-    raise ValueError(f"base {base!r} is not in {store}; its models: {list(models.index)}")
-if not zoo.has_array(base, "logits"):
+roster = make_roster(zoo, base, band)
+if not roster.table.loc[base, "has_logits"]:
     raise ValueError(f"base {base!r} has only top-1 answers: ensembles need logits or probabilities")
-names = (models["display_name"] if "display_name" in models else pd.Series(models.index, models.index))
-names = names.fillna(pd.Series(models.index, models.index)).to_dict()
-roles = (models["role"] if "role" in models else pd.Series("member", models.index)).fillna("member")
-methodology = {m: Methodology.from_meta(row) for m, row in models.iterrows()}
-if "category" in models and "base" in models and models["base"].eq(base).all():
-    category = models["category"].where(models.index != base)  # the store's, relative to this base
-else:
-    category = pd.Series({m: None if m == base else divergence_category(methodology[base], methodology[m])
-                          for m in models.index})
-category = category.astype(object).where(category.notna(), None)
-group = pd.Series({m: BASE_LABEL if m == base else CONTROL_LABEL if roles[m] == "accuracy-control"
-                   else category[m] or "undecidable" for m in models.index})
-splits = set(zoo.examples["split"])
-fit_split = "calibration" if "calibration" in splits else None
-band_split = fit_split or "test"
-band_accuracy = pd.Series(zoo_correctness(zoo, band_split).accuracy, index=zoo.model_ids)
-in_band = (band_accuracy - band_accuracy[base]).abs() <= band + 1e-12
-rank = {c: i for i, c in enumerate(CATEGORIES)}
-top1_only = [m for m in models.index if not zoo.has_array(m, "logits")]
-partners = sorted([m for m in models.index if m != base and roles[m] == "member" and category[m] is not None
-                   and m not in top1_only], key=lambda m: rank[category[m]])
-controls = [m for m in models.index if roles[m] == "accuracy-control" and m not in top1_only]
-left_out = [m for m in models.index if m != base and m not in partners and m not in controls]
+names, category, group = roster.names, roster.table["category"], roster.table["group"]
+band_split, band_accuracy, in_band = roster.band_split, roster.table["accuracy"], roster.table["in_band"]
+fit_split = "calibration" if band_split == "calibration" else None
+has_logits = roster.table["has_logits"]
+partners = [m for m in roster.partners if has_logits[m]]
+controls = [m for m in roster.controls if has_logits[m]]
+left_out = [m for m in roster.table.index if m != base and m not in partners and m not in controls]
 order = [base, *partners, *controls]
 Markdown(
     f"Store `{store}`: **{zoo.manifest['dataset']['name']}**, base **{names[base]}**, "
@@ -94,7 +81,7 @@ Markdown(
        if left_out else "")
     + f". Temperatures: {'fitted on the calibration split' if fit_split else 'T = 1 (this store has no calibration split)'}."
     f" The band: {band_split} accuracy within ± {100 * band:g} points of the base's "
-    f"{100 * band_accuracy[base]:.1f}%; partners in it: {int(in_band[partners].sum())}."
+    f"{100 * band_accuracy[base]:.1f}%; partners in it: {int(in_band[partners].sum())}. Device: `{device}`."
 )
 
 # %% [markdown]
@@ -151,18 +138,13 @@ for metric in ["accuracy", "error_inconsistency", *metrics]:
         interval.estimate, interval.low, interval.high)
 
 
-def interval_text(estimate, low, high, scale=100, digits=1):
-    """Format an estimate and its interval, e.g. 91.2 [90.6, 91.8]."""
-    return f"{scale * estimate:.{digits}f} [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
-
-
 pd.DataFrame({
     "partner": [names[m] for m in base_pairs.index],
     "group": base_pairs["group"],
     "T": [round(temperatures[m], 2) for m in base_pairs.index],
     "partner accuracy (%)": (100 * base_pairs["accuracy"]).round(1),
     "in the band": base_pairs["in_band"].map({True: "yes", False: "no"}),
-    **{label: [interval_text(r[m], r[f"{m}_low"], r[f"{m}_high"]) for _, r in base_pairs.iterrows()]
+    **{label: [interval_text(r[m], r[f"{m}_low"], r[f"{m}_high"], scale=100) for _, r in base_pairs.iterrows()]
        for m, label in metrics.items()},
 }).set_index("partner")
 
@@ -189,7 +171,7 @@ Markdown(f"The base alone: {100 * base_accuracy:.1f}% test accuracy, T = {temper
 members = [base, *partners]
 all_pairs = pd.DataFrame([{
     "pair": f"{names[a]} + {names[b]}",
-    "group": divergence_category(methodology[a], methodology[b]) or "undecidable",
+    "group": roster.pair_category(a, b) or UNDECIDABLE_LABEL,
     "in_band": bool(in_band[a] and in_band[b]),
     "error_inconsistency": float(np.mean(right[order.index(a)] != right[order.index(b)])),
     "improvement": ensembles.improvement[order.index(a), order.index(b)],
@@ -238,42 +220,15 @@ fit_table
 pair_category = base_pairs["category"].to_numpy()
 
 
-def by_category(values, keep):
-    """Mean of a pair value (last axis: pairs) over the kept pairs of each category present."""
-    return {c: values[..., keep & (pair_category == c)].mean(axis=-1)
-            for c in CATEGORIES if (keep & (pair_category == c)).any()}
-
 
 def summarize(keep):
-    """Category means of every metric with their intervals, and their bootstrap samples."""
-    table, samples = {}, {}
-    for metric in metrics:
-        point, draws = by_category(full[metric], keep), by_category(boot[metric], keep)
-        intervals = {c: percentile_interval(point[c], draws[c], level) for c in point}
-        table[metric] = {c: float(i.estimate) for c, i in intervals.items()}
-        table[f"{metric}_low"] = {c: float(i.low) for c, i in intervals.items()}
-        table[f"{metric}_high"] = {c: float(i.high) for c, i in intervals.items()}
-        table[f"{metric}_n"] = {c: int((keep & (pair_category == c)).sum()) for c in point}
-        samples[metric] = draws
-    return pd.DataFrame(table).rename_axis("category"), samples
+    """Category means of every metric over the kept base pairs, with intervals and bootstrap means."""
+    return category_summary({m: full[m] for m in metrics}, {m: boot[m] for m in metrics}, pair_category, keep, level)
 
 
-def trend(means, draws=None, increasing=True, scale=100, digits=1):
-    """Verdict on monotonicity of category means, with the most-minus-least divergent difference."""
-    means = means.dropna()
-    if len(means) < 2:
-        return "cannot tell: fewer than two categories", None
-    values = scale * means.to_numpy()
-    steps = np.diff(values) if increasing else -np.diff(values)
-    breaks = [f"{means.index[k + 1]} ({values[k + 1]:.{digits}f}) {'<' if increasing else '>'} "
-              f"{means.index[k]} ({values[k]:.{digits}f})" for k in np.flatnonzero(steps < 0)]
-    verdict = "yes" if not breaks else "no: " + "; ".join(breaks)
-    first, last = means.index[0], means.index[-1]
-    difference = f"{last} − {first}: {values[-1] - values[0]:+.{digits}f}"
-    if draws is not None:
-        low, high = scale * np.nanquantile(draws[last] - draws[first], [(1 - level) / 2, (1 + level) / 2])
-        difference += f" [{low:+.{digits}f}, {high:+.{digits}f}]"
-    return verdict, difference
+def trend(means, draws=None, increasing=True):
+    """Monotone verdict on category means (in points), with the most-minus-least divergent difference."""
+    return monotone_verdict(means, draws, increasing, scale=100, digits=1, level=level)
 
 
 summaries = {"all partners": summarize(is_partner),
@@ -313,7 +268,7 @@ if calibration is not None:
     calibration = calibration.set_index("model_id").loc[order].assign(
         label=[names[m] for m in order], group=[group[m] for m in order])
     pair_groups = [group[order[k]] if group[order[k]] == CONTROL_LABEL else
-                   divergence_category(methodology[order[i]], methodology[order[k]]) or "undecidable"
+                   roster.pair_category(order[i], order[k]) or UNDECIDABLE_LABEL
                    for i, k in itertools.combinations(range(len(order)), 2)]
     i, k = np.triu_indices(len(order), 1)
     scaling_pairs = pd.DataFrame({"group": pair_groups, "accuracy_unscaled": ensembles_unscaled.accuracy[i, k],

@@ -22,6 +22,7 @@ base = "cnn-seed0"  # the model every pair of Fig 1 is formed with
 band = 0.01  # half-width of the accuracy band around the base (fraction)
 seed = 0  # seed of the bootstrap
 n_bootstrap = 1000  # bootstrap samples for every interval
+device = "auto"  # torch device: "auto", "cpu", "cuda", ...
 
 # %%
 import itertools
@@ -39,37 +40,23 @@ from norep.metrics import (
     percentile_interval,
     zoo_correctness,
 )
-from norep.plots import BASE_LABEL, CONTROL_LABEL, category_metrics, pair_heatmap
+from norep.plots import category_metrics, pair_heatmap
+from norep.roster import BASE_LABEL, CONTROL_LABEL, make_roster
+from norep.runtime import resolve_device
 from norep.store import Store
-from norep.zoo import CATEGORIES, Methodology, divergence_category
+from norep.verdicts import category_summary, interval_text, monotone_verdict
+from norep.zoo import CATEGORIES
 
 pd.set_option("display.max_colwidth", None)  # tables of prose: show every word
 level = 0.95  # coverage of every interval
+# Every computation below is numpy (with torch integer products on the CPU inside
+# norep.metrics): none takes a device; `device` is resolved and reported for the record.
+device = resolve_device(device)
 zoo = Store(project_path(store))
-models = zoo.models.set_index("model_id").loc[zoo.model_ids]
-if base not in models.index:
-    raise ValueError(f"base {base!r} is not in {store}; its models: {list(models.index)}")
-names = (models["display_name"] if "display_name" in models else pd.Series(models.index, models.index))
-names = names.fillna(pd.Series(models.index, models.index)).to_dict()
-roles = (models["role"] if "role" in models else pd.Series("member", models.index)).fillna("member")
-methodology = {m: Methodology.from_meta(row) for m, row in models.iterrows()}
-if "category" in models and "base" in models and models["base"].eq(base).all():
-    category = models["category"].where(models.index != base)  # the store's, relative to this base
-else:
-    category = pd.Series({m: None if m == base else divergence_category(methodology[base], methodology[m])
-                          for m in models.index})
-category = category.astype(object).where(category.notna(), None)
-group = pd.Series({m: BASE_LABEL if m == base else CONTROL_LABEL if roles[m] == "accuracy-control"
-                   else category[m] or "undecidable" for m in models.index})
-splits = set(zoo.examples["split"])
-band_split = "calibration" if "calibration" in splits else "test"
-band_accuracy = pd.Series(zoo_correctness(zoo, band_split).accuracy, index=zoo.model_ids)
-in_band = (band_accuracy - band_accuracy[base]).abs() <= band + 1e-12
-partners = [m for m in models.index if m != base and roles[m] == "member" and category[m] is not None]
-controls = [m for m in models.index if roles[m] == "accuracy-control"]
-undecidable = [m for m in models.index if m != base and roles[m] == "member" and category[m] is None]
-rank = {c: i for i, c in enumerate(CATEGORIES)}
-partners.sort(key=lambda m: rank[category[m]])
+roster = make_roster(zoo, base, band)
+names, category, group = roster.names, roster.table["category"], roster.table["group"]
+band_split, band_accuracy, in_band = roster.band_split, roster.table["accuracy"], roster.table["in_band"]
+partners, controls, undecidable = roster.partners, roster.controls, roster.undecidable
 Markdown(
     f"Store `{store}`: **{zoo.manifest['dataset']['name']}**, base **{names[base]}**, "
     f"partners: {len(partners)}, in {len({category[m] for m in partners})} of the 5 categories; "
@@ -77,7 +64,7 @@ Markdown(
     + (f"; left out because their category is undecidable: {', '.join(names[m] for m in undecidable)}"
        if undecidable else "")
     + f". The band: {band_split} accuracy within ± {100 * band:g} points of the base's "
-    f"{100 * band_accuracy[base]:.1f}%; partners in it: {int(in_band[partners].sum())}."
+    f"{100 * band_accuracy[base]:.1f}%; partners in it: {int(in_band[partners].sum())}. Device: `{device}`."
 )
 
 # %% [markdown]
@@ -117,17 +104,12 @@ for metric in metrics:
         interval.estimate, interval.low, interval.high)
 
 
-def interval_text(estimate, low, high, digits=3):
-    """Format an estimate and its interval, e.g. 0.139 [0.136, 0.142]."""
-    return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
 pd.DataFrame({
     "partner": [names[m] for m in base_pairs.index],
     "group": base_pairs["group"],
     "test accuracy (%)": (100 * base_pairs["accuracy"]).round(1),
     "in the band": base_pairs["in_band"].map({True: "yes", False: "no"}),
-    **{label: [interval_text(r[m], r[f"{m}_low"], r[f"{m}_high"]) for _, r in base_pairs.iterrows()]
+    **{label: [interval_text(r[m], r[f"{m}_low"], r[f"{m}_high"], 3) for _, r in base_pairs.iterrows()]
        for m, label in metrics.items()},
 }).set_index("partner")
 
@@ -148,42 +130,16 @@ pair_category = base_pairs["category"].to_numpy()
 is_partner = base_pairs["group"].isin(CATEGORIES).to_numpy()
 
 
-def by_category(values, keep):
-    """Mean of a pair metric (last axis: pairs) over the kept pairs of each category present."""
-    return {c: values[..., keep & (pair_category == c)].mean(axis=-1)
-            for c in CATEGORIES if (keep & (pair_category == c)).any()}
-
 
 def summarize(keep):
-    """Category means of every metric with their intervals, and their bootstrap samples."""
-    table, samples = {}, {}
-    for metric in metrics:
-        point, draws = by_category(getattr(full, metric), keep), by_category(getattr(boot, metric), keep)
-        intervals = {c: percentile_interval(point[c], draws[c], level) for c in point}
-        table[metric] = {c: float(i.estimate) for c, i in intervals.items()}
-        table[f"{metric}_low"] = {c: float(i.low) for c, i in intervals.items()}
-        table[f"{metric}_high"] = {c: float(i.high) for c, i in intervals.items()}
-        table[f"{metric}_n"] = {c: int((keep & (pair_category == c)).sum()) for c in point}
-        samples[metric] = draws
-    return pd.DataFrame(table).rename_axis("category"), samples
+    """Category means of every metric over the kept base pairs, with intervals and bootstrap means."""
+    return category_summary({m: getattr(full, m) for m in metrics}, {m: getattr(boot, m) for m in metrics},
+                            pair_category, keep, level)
 
 
-def trend(means, draws=None, increasing=True, digits=3):
-    """Verdict on monotonicity of category means, with the most-minus-least divergent difference."""
-    means = means.dropna()
-    if len(means) < 2:
-        return "cannot tell: fewer than two categories", None
-    values = means.to_numpy()
-    steps = np.diff(values) if increasing else -np.diff(values)
-    breaks = [f"{means.index[k + 1]} ({values[k + 1]:.{digits}f}) {'<' if increasing else '>'} "
-              f"{means.index[k]} ({values[k]:.{digits}f})" for k in np.flatnonzero(steps < 0)]
-    verdict = "yes" if not breaks else "no: " + "; ".join(breaks)
-    first, last = means.index[0], means.index[-1]
-    difference = f"{last} − {first}: {values[-1] - values[0]:+.{digits}f}"
-    if draws is not None:
-        low, high = np.nanquantile(draws[last] - draws[first], [(1 - level) / 2, (1 + level) / 2])
-        difference += f" [{low:+.{digits}f}, {high:+.{digits}f}]"
-    return verdict, difference
+def trend(means, draws=None, increasing=True):
+    """Monotone verdict on category means (three digits), with the most-minus-least divergent difference."""
+    return monotone_verdict(means, draws, increasing, digits=3, level=level)
 
 
 summaries = {"all partners": summarize(is_partner),
@@ -273,7 +229,7 @@ if adjusted is not None:
         "category": adjusted["category"],
         **{f"{label}: measured": adjusted[f"{m}_raw"].round(3) for m, label in metrics.items()},
         **{f"{label}: accuracy predicts": adjusted[f"{m}_expected"].round(3) for m, label in metrics.items()},
-        **{f"{label}: residual": [interval_text(r[m], r[f"{m}_low"], r[f"{m}_high"]) for _, r in adjusted.iterrows()]
+        **{f"{label}: residual": [interval_text(r[m], r[f"{m}_low"], r[f"{m}_high"], 3) for _, r in adjusted.iterrows()]
            for m, label in metrics.items()},
     }).set_index("partner"))
 adjusted_verdicts = {m: trend(adjusted_means[m], increasing=m != "kappa") if adjusted is not None
@@ -292,8 +248,8 @@ if controls:
     control_rows = base_pairs.loc[controls]
     lines = [f"- **{names[m]}** ({100 * r['accuracy']:.1f}% test accuracy, "
              f"{100 * (r['accuracy'] - full.accuracy[0]):+.1f} points from the base): error inconsistency "
-             f"{interval_text(r['error_inconsistency'], r['error_inconsistency_low'], r['error_inconsistency_high'])}, "
-             f"kappa {interval_text(r['kappa'], r['kappa_low'], r['kappa_high'])}."
+             f"{interval_text(r['error_inconsistency'], r['error_inconsistency_low'], r['error_inconsistency_high'], 3)}, "
+             f"kappa {interval_text(r['kappa'], r['kappa_low'], r['kappa_high'], 3)}."
              for m, r in control_rows.iterrows()]
     all_means = summaries["all partners"][0]["error_inconsistency"]
     above = [c for c, v in all_means.items() if v > control_rows["error_inconsistency"].max()]
@@ -315,7 +271,7 @@ else:
 
 # %%
 order = [base, *partners, *controls]
-group_rank = {BASE_LABEL: -1, **rank, CONTROL_LABEL: len(CATEGORIES)}
+group_rank = {BASE_LABEL: -1, **{c: i for i, c in enumerate(CATEGORIES)}, CONTROL_LABEL: len(CATEGORIES)}
 order.sort(key=lambda m: group_rank[group[m]])
 everything = zoo_correctness(zoo, "test", order)
 matrices = pair_metrics(everything.correct, None, everything.valid, tuple(metrics))
@@ -326,11 +282,11 @@ figure = pair_heatmap({metrics[m]: matrices[m] for m in metrics}, [names[m] for 
                       title=f"All pairs, test split ({len(order)} models)")
 
 # %%
-members = [m for m in order if roles[m] == "member"]
+members = [m for m in order if roster.table.loc[m, "role"] == "member"]
 rows = []
 for a, b in itertools.combinations(members, 2):
     i, j = order.index(a), order.index(b)
-    rows.append({"category": divergence_category(methodology[a], methodology[b]),
+    rows.append({"category": roster.pair_category(a, b),
                  "in_band": bool(in_band[a] and in_band[b]),
                  **{m: matrices[m][i, j] for m in metrics}})
 all_pairs = pd.DataFrame(rows, columns=["category", "in_band", *metrics]).dropna(subset=["category"])

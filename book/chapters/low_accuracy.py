@@ -23,6 +23,7 @@ max_size = 4  # the largest greedy ensemble, anchor included
 cap = None  # highest calibration accuracy a candidate may have (fraction); None: base + band
 weak_partner = None  # the much weaker, differently trained partner of the base; None: by the rule below
 control = None  # the weaker same-recipe reference for it; None: by the rule below
+device = "auto"  # torch device: "auto", "cpu", "cuda", ...
 
 # %%
 import numpy as np
@@ -33,63 +34,41 @@ from norep.book import project_path
 from norep.calibration import fit_temperatures
 from norep.ensembles import greedy_ensemble, member_scores
 from norep.metrics import bootstrap_sums, percentile_interval, zoo_correctness
-from norep.plots import BASE_LABEL, CONTROL_LABEL, ensemble_gains, greedy_curves
+from norep.plots import ensemble_gains, greedy_curves
+from norep.roster import BASE_LABEL, CONTROL_LABEL, UNDECIDABLE_LABEL, make_roster
+from norep.runtime import resolve_device
 from norep.store import Store
-from norep.zoo import CATEGORIES, Methodology, divergence_category
+from norep.verdicts import interval_text
+from norep.zoo import CATEGORIES
 
 pd.set_option("display.max_colwidth", None)
 level = 0.95  # coverage of every interval
+# Every computation below is numpy on the CPU (temperatures, greedy search, bootstrap):
+# none takes a device; `device` is resolved and reported for the record.
+device = resolve_device(device)
 zoo = Store(project_path(store))
-models = zoo.models.set_index("model_id").loc[zoo.model_ids]
-if base not in models.index:
-    raise ValueError(f"base {base!r} is not in {store}; its models: {list(models.index)}")
 if "calibration" not in set(zoo.examples["split"]):
     raise ValueError(f"{store} has no calibration split: temperatures and greedy selection need one "
                      "(they are never fitted on the test split)")
-names = (models["display_name"] if "display_name" in models else pd.Series(models.index, models.index))
-names = names.fillna(pd.Series(models.index, models.index)).to_dict()
-roles = (models["role"] if "role" in models else pd.Series("member", models.index)).fillna("member").to_dict()
-with_logits = [m for m in models.index if zoo.has_array(m, "logits")]
+roster = make_roster(zoo, base, band)
+names, base_category = roster.names, roster.table["category"].to_dict()
+with_logits = list(roster.table.index[roster.table["has_logits"]])
 if base not in with_logits:
     raise ValueError(f"base {base!r} has no logits in {store}: ensembles need full probabilities")
-methodology = {m: Methodology.from_meta(row.to_dict()) for m, row in models.iterrows()}
-if "category" in models and "base" in models and (models["base"] == base).all():
-    base_category = {m: c if isinstance(c, str) and m != base else None for m, c in models["category"].items()}
-else:
-    base_category = {m: None if m == base else divergence_category(methodology[base], methodology[m])
-                     for m in models.index}
-
-
-def category(anchor, other):
-    """The divergence category of (anchor, other): the store's column for the base, else derived."""
-    if anchor == base:
-        return base_category[other]
-    return divergence_category(methodology[anchor], methodology[other])
-
-
-def group(anchor, other):
-    """The plotting group of a partner: an accuracy control, or its category relative to the anchor."""
-    if roles[other] == "accuracy-control":
-        return CONTROL_LABEL
-    return category(anchor, other) or "undecidable"
-
-
-def interval_text(estimate, low, high, digits=1, sign=False):
-    """Format an estimate with its interval, e.g. +1.2 [0.8, 1.6]."""
-    form = f"{'+' if sign else ''}.{digits}f"
-    return f"{estimate:{form}} [{low:{form}}, {high:{form}}]"
+category, group = roster.pair_category, roster.pair_group  # (anchor, other): relative to any anchor
+methodology = roster.methodologies
 
 
 outcomes = {split: zoo_correctness(zoo, split, with_logits) for split in ("calibration", "test")}
 accuracy = pd.DataFrame({split: o.accuracy for split, o in outcomes.items()}, index=with_logits)
 correct = dict(zip(with_logits, outcomes["test"].correct))
-in_band = (accuracy["calibration"] - accuracy.loc[base, "calibration"]).abs() <= band + 1e-12
-members = [m for m in with_logits if roles[m] != "accuracy-control"]
-controls = [m for m in with_logits if roles[m] == "accuracy-control"]
+in_band = roster.table["in_band"]  # calibration accuracy within the band of the base's
+members = [m for m in with_logits if m == base or m in roster.members]
+controls = [m for m in with_logits if m in roster.controls]
 Markdown(f"Store `{store}`: {len(with_logits)} models with logits ({len(members)} members, "
          f"{len(controls)} accuracy controls); base **{names[base]}**, "
          f"{100 * accuracy.loc[base, 'calibration']:.1f}% on calibration, "
-         f"{100 * accuracy.loc[base, 'test']:.1f}% on test.")
+         f"{100 * accuracy.loc[base, 'test']:.1f}% on test. Device: `{device}`.")
 
 # %% [markdown]
 # ## The ensemble and the greedy search
@@ -272,7 +251,7 @@ else:
 
 # %%
 if len(pair_table):
-    order = [c for c in (*CATEGORIES, CONTROL_LABEL, "undecidable") if c in set(pair_table["group"])]
+    order = [c for c in (*CATEGORIES, CONTROL_LABEL, UNDECIDABLE_LABEL) if c in set(pair_table["group"])]
     summary = {}
     for name, rows in (("all partners", pair_table), ("partners in the band", pair_table[pair_table["in band"]])):
         by_group = rows.groupby("group")["gain"]
@@ -345,7 +324,7 @@ else:
          f"{comparison.loc['weak', 'estimate']:.1f} ({-gap_weak:+.1f} vs the base)",
          f"{comparison.loc['base + weak', 'estimate']:.1f}",
          interval_text(*comparison.loc["gain, weak"], sign=True, digits=2)),
-        (f"{names[base]} + {names[reference]}", f"{category(base, reference) or 'undecidable'} ({reference_kind})",
+        (f"{names[base]} + {names[reference]}", f"{category(base, reference) or UNDECIDABLE_LABEL} ({reference_kind})",
          f"{comparison.loc['reference', 'estimate']:.1f} ({-gap_reference:+.1f} vs the base)",
          f"{comparison.loc['base + reference', 'estimate']:.1f}",
          interval_text(*comparison.loc["gain, reference"], sign=True, digits=2)),
@@ -387,6 +366,18 @@ figure = ensemble_gains(base_pairs if len(base_pairs) <= 20 else base_pairs.drop
 # lies above zero).
 
 # %%
+def gain_verdict(low, high):
+    """Whether an ensemble's gain holds: its interval above 0, including 0, or below it."""
+    return ("yes: the gain's interval lies above 0" if low > 0 else
+            "no: the gain's interval includes 0" if high >= 0 else "no: the ensemble is worse (interval below 0)")
+
+
+def greedy_text(last):
+    """The first anchor's test accuracy, its final greedy ensemble's and the gain with its interval."""
+    return (f"{names[anchors[0]]} {100 * accuracy.loc[anchors[0], 'test']:.2f} -> {last['ensemble_accuracy']:.2f} "
+            f"({interval_text(last['gain'], last['gain_low'], last['gain_high'], digits=2, sign=True)})")
+
+
 rows = []
 top = runs[(runs["pool"] == "under the cap") & (runs["anchor"] == anchors[0])]
 if len(top) > 1:
@@ -394,21 +385,16 @@ if len(top) > 1:
     rows.append((
         "an anchor plus only weaker models beats the anchor (Fig 5)",
         "BiT-1k 82.85 -> 86.66 (+3.81) with candidates <= 77.9%",
-        (f"{names[anchors[0]]} {100 * accuracy.loc[anchors[0], 'test']:.2f} -> {last['ensemble_accuracy']:.2f} "
-         f"({interval_text(last['gain'], last['gain_low'], last['gain_high'], digits=2, sign=True)}) "
-         f"with {int(last['size']) - 1} of {len(candidates(anchors[0], 'under the cap'))} candidates "
+        (f"{greedy_text(last)} with {int(last['size']) - 1} of {len(candidates(anchors[0], 'under the cap'))} candidates "
          f"(calibration accuracy <= {100 * cap_value:.1f}%) added"),
-        "yes: the gain's interval lies above 0" if last["gain_low"] > 0 else
-        "no: the gain's interval includes 0" if last["gain_high"] >= 0 else "no: the ensemble is worse"))
+        gain_verdict(last["gain_low"], last["gain_high"])))
 matched = runs[(runs["pool"] == "in the band") & (runs["anchor"] == anchors[0])]
 if len(matched) > 1:
     last = matched.iloc[-1]
     rows.append((
         "... with accuracy-matched candidates only (the band)",
         "the paper's candidates are its 74-78% band",
-        (f"{names[anchors[0]]} {100 * accuracy.loc[anchors[0], 'test']:.2f} -> {last['ensemble_accuracy']:.2f} "
-         f"({interval_text(last['gain'], last['gain_low'], last['gain_high'], digits=2, sign=True)})"),
-        "yes: the gain's interval lies above 0" if last["gain_low"] > 0 else "no: the gain's interval includes 0"))
+        greedy_text(last), gain_verdict(last["gain_low"], last["gain_high"])))
 if len(first_additions):
     hits = first_additions["loss or data"]
     rows.append((
@@ -424,7 +410,6 @@ if len(first_additions):
 if comparison is not None:
     weak_gain, reference_gain, difference = (comparison.loc[k] for k in
                                              ("gain, weak", "gain, reference", "weak minus reference"))
-    helps = weak_gain["low"] > 0
     beyond, below = difference["low"] > 0, difference["high"] < 0
     stronger = gap_reference - gap_weak  # points by which the reference is weaker (negative: stronger)
 
@@ -446,9 +431,7 @@ if comparison is not None:
         (f"{names[base]} {comparison.loc['base', 'estimate']:.1f} + {names[weak]} "
          f"{comparison.loc['weak', 'estimate']:.1f} -> {comparison.loc['base + weak', 'estimate']:.1f} "
          f"({interval_text(*weak_gain, digits=2, sign=True)}; partner {gap_weak:.1f} points weaker)"),
-        "yes: the gain's interval lies above 0" if helps else
-        "no: the gain's interval includes 0" if weak_gain["high"] >= 0 else
-        "no: the ensemble is worse than the base alone (interval below 0)"))
+        gain_verdict(weak_gain["low"], weak_gain["high"])))
     rows.append((
         "... more than an equally weak model trained like the base (not in the paper)",
         "no such control in the paper",

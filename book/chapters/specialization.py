@@ -22,6 +22,7 @@ architecture_partner = None  # partner of the Architecture example pair; None: b
 divergent_partner = None  # a Dataset or Framework partner; None: by the rule
 subdomain = "superclass"  # examples column that groups classes; None: the first one found
 temperature_scaling = True  # confidences from temperature-scaled logits (fitted on calibration)
+device = "auto"  # torch device: "auto", "cpu", "cuda", ...
 
 # %%
 import numpy as np
@@ -32,54 +33,38 @@ from scipy.stats import spearmanr
 from norep.book import project_path
 from norep.calibration import fit_temperatures
 from norep.metrics import bootstrap_sums, percentile_interval, zoo_correctness
-from norep.plots import CONTROL_LABEL, pair_effects, subdomain_wins, theta_histograms
+from norep.plots import pair_effects, subdomain_wins, theta_histograms
+from norep.roster import make_roster
+from norep.runtime import resolve_device
 from norep.specialization import pair_angles, who_wins_where
 from norep.store import Store
-from norep.zoo import CATEGORIES, Methodology, divergence_category
+from norep.verdicts import interval_text
+from norep.zoo import CATEGORIES
 
 pd.set_option("display.max_colwidth", None)
 level = 0.95  # coverage of every interval
+# Every computation below is numpy on the CPU (angles, bootstrap, temperatures): none
+# takes a device; `device` is resolved and reported for the record.
+device = resolve_device(device)
 zoo = Store(project_path(store))
-models = zoo.models.set_index("model_id").loc[zoo.model_ids]
-if base not in models.index:
-    raise ValueError(f"base {base!r} is not in {store}; its models: {list(models.index)}")
-names = (models["display_name"] if "display_name" in models else pd.Series(models.index, models.index))
-names = names.fillna(pd.Series(models.index, models.index)).to_dict()
-roles = (models["role"] if "role" in models else pd.Series("member", models.index)).fillna("member")
+roster = make_roster(zoo, base, band)
 splits = set(zoo.examples["split"])
-band_split = "calibration" if "calibration" in splits else "test"
-
-# Categories relative to the base: the store's own column when it was computed for this
-# base, else derived from the methodology fields.
-if "category" in models and "base" in models and (models["base"] == base).all():
-    category = models["category"].where(models.index != base, None).to_dict()
-else:
-    base_methodology = Methodology.from_meta(models.loc[base].to_dict())
-    category = {m: None if m == base else divergence_category(base_methodology, Methodology.from_meta(row.to_dict()))
-                for m, row in models.iterrows()}
-category = {m: (c if isinstance(c, str) else None) for m, c in category.items()}
-accuracy = pd.Series(zoo_correctness(zoo, band_split, list(models.index)).accuracy, models.index)
-test_accuracy = pd.Series(zoo_correctness(zoo, "test", list(models.index)).accuracy, models.index)
-in_band = (accuracy - accuracy[base]).abs() <= band + 1e-12
-partners = [m for m in models.index if m != base]
-controls = [m for m in partners if roles[m] == "accuracy-control"]
-members = [m for m in partners if roles[m] != "accuracy-control"]
+names, band_split = roster.names, roster.band_split
+category, accuracy, in_band = roster.table["category"].to_dict(), roster.table["accuracy"], roster.table["in_band"]
+test_accuracy = pd.Series(zoo_correctness(zoo, "test", list(roster.table.index)).accuracy, roster.table.index)
+partners = [m for m in roster.table.index if m != base]
+controls, members = roster.controls, roster.members
 
 
 def group(model_id):
-    """The plotting group of a partner: its category, or the accuracy controls."""
-    return CONTROL_LABEL if model_id in controls else (category[model_id] or "undecidable")
+    """The plotting group of a partner: its category, the accuracy controls or undecidable."""
+    return roster.table.loc[model_id, "group"]
 
 
-def interval_text(estimate, low, high, digits=1):
-    """Format an estimate with its interval, e.g. 61.2 [58.0, 64.3]."""
-    return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
-Markdown(f"Store `{store}`: {len(models)} models, base **{names[base]}** "
+Markdown(f"Store `{store}`: {len(roster.table)} models, base **{names[base]}** "
          f"({100 * test_accuracy[base]:.1f}% test accuracy); {len(members)} partners, "
          f"{int(in_band[members].sum())} of them within ±{100 * band:g} points of the base on the "
-         f"{band_split} split, and {len(controls)} accuracy control(s).")
+         f"{band_split} split, and {len(controls)} accuracy control(s). Device: `{device}`.")
 
 # %% [markdown]
 # ## The confidence angle theta
@@ -107,7 +92,7 @@ Markdown(f"Store `{store}`: {len(models)} models, base **{names[base]}** "
 # between categories get intervals too.
 
 # %%
-with_logits = [m for m in models.index if zoo.has_array(m, "logits")]
+with_logits = list(roster.table.index[roster.table["has_logits"]])
 temperatures = (fit_temperatures(zoo, with_logits, "calibration")
                 if temperature_scaling and "calibration" in splits and with_logits else {})
 test_rows = pd.Series(np.arange(len(zoo.rows("test"))), zoo.examples["example_id"].to_numpy()[zoo.rows("test")])

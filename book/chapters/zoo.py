@@ -14,6 +14,7 @@ base = "cnn-seed0"  # the model every pair is formed with
 band = 0.01  # half-width of the accuracy band around the base (fraction)
 seed = 0  # seed of the bootstrap
 n_bootstrap = 1000  # bootstrap samples for the accuracy intervals
+device = "auto"  # torch device: "auto", "cpu", "cuda", ...
 
 # %%
 import json
@@ -23,17 +24,21 @@ import pandas as pd
 from IPython.display import Markdown
 
 from norep.book import project_path
-from norep.plots import BASE_LABEL, accuracy_band
+from norep.plots import accuracy_band
+from norep.roster import BASE_LABEL, make_roster
+from norep.runtime import resolve_device
 from norep.store import Store
-from norep.zoo import CATEGORIES, Methodology, divergence_category
+from norep.zoo import CATEGORIES
 
+# This chapter's computations are numpy on the CPU (accuracies, a binomial bootstrap):
+# none takes a device; `device` is resolved and reported for the record.
+device = resolve_device(device)
 zoo = Store(project_path(store))
 dataset = zoo.manifest["dataset"]["name"]
+roster = make_roster(zoo, base, band)
 models = zoo.models.set_index("model_id").loc[zoo.model_ids]
-if base not in models.index:
-    raise ValueError(f"base {base!r} is not in {store}; its models: {list(models.index)}")
 Markdown(f"Store `{store}`: dataset **{dataset}**, {len(zoo.classes)} classes, "
-         f"{len(models)} models, base **{base}**.")
+         f"{len(models)} models, base **{base}**. Device: `{device}`.")
 
 # %% [markdown]
 # ## Methodology and category
@@ -48,18 +53,13 @@ Markdown(f"Store `{store}`: dataset **{dataset}**, {len(zoo.classes)} classes, "
 # their models are members.)
 
 # %%
-base_methodology = Methodology.from_meta(models.loc[base])
-models["category"] = [
-    None if model_id == base
-    else divergence_category(base_methodology, Methodology.from_meta(row))
-    for model_id, row in models.iterrows()
-]
-undecided = models.index[models["category"].isna() & (models.index != base)]
+undecided = roster.table.index[roster.table["category"].isna() & (roster.table.index != base)]
 if len(undecided):
     raise ValueError(f"no category for {list(undecided)}: incomplete methodology")
-models["group"] = models["category"].fillna(BASE_LABEL)
-if "role" not in models:
-    models["role"] = "member"
+# Here the accuracy controls stay in their category (they are counted apart below).
+models["group"] = roster.table["category"].where(roster.table.index != base, BASE_LABEL)
+models["role"] = roster.table["role"]
+models["display_name"] = roster.table["name"]
 rank = {BASE_LABEL: -1, **{category: i for i, category in enumerate(CATEGORIES)}}
 models = models.sort_values("group", key=lambda group: group.map(rank), kind="stable")
 pd.DataFrame({
@@ -91,15 +91,14 @@ pd.DataFrame({
 
 # %%
 accuracy = pd.DataFrame({
-    split: zoo.correct(split, list(models.index)).mean(axis=1)
-    for split in ("calibration", "test")
-}, index=models.index)
+    "calibration": roster.table["accuracy"],  # on the roster's band split: calibration
+    "test": zoo.correct("test", list(models.index)).mean(axis=1),
+}).loc[models.index]
 n_test = len(zoo.labels("test"))
 rng = np.random.default_rng(seed)
 draws = rng.binomial(n_test, accuracy["test"], size=(n_bootstrap, len(models))) / n_test
 accuracy["test_low"], accuracy["test_high"] = np.percentile(draws, [2.5, 97.5], axis=0)
-gap = (accuracy["calibration"] - accuracy.loc[base, "calibration"]).abs()
-accuracy["in_band"] = gap <= band + 1e-12  # a gap of exactly `band` is in the band
+accuracy["in_band"] = roster.table["in_band"]  # a gap of exactly `band` is in the band
 members = models.index[models["role"] == "member"]
 partners = members.drop(base)
 Markdown(f"The base reaches {accuracy.loc[base, 'calibration']:.1%} on calibration and "

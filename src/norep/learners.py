@@ -139,10 +139,13 @@ def _fit(module: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, calibrat
     if loss_fn is None:
         def loss_fn(logits, _, y):
             return F.cross_entropy(logits, y, label_smoothing=hp["label_smoothing"])
-    optimizers = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-    if hp["optimizer"] not in optimizers:
-        raise NorepError(f"unknown optimizer {hp['optimizer']!r}; use adamw or sgd")
-    optimizer = optimizers[hp["optimizer"]](module.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+    if hp["optimizer"] == "adamw":
+        optimizer = torch.optim.AdamW(module.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+    elif hp["optimizer"] == "sgd":
+        optimizer = torch.optim.SGD(module.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"],
+                                    momentum=0.9, nesterov=True)
+    else:
+        raise NorepError(f"unknown optimizer {hp['optimizer']!r}; use adamw or sgd (Nesterov momentum 0.9)")
     n, batch_size = len(inputs), hp["batch_size"]
     steps_per_epoch = math.ceil(n / batch_size)
     total = hp["epochs"] * steps_per_epoch

@@ -11,9 +11,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from norep.roster import BASE_LABEL, CONTROL_LABEL  # the group labels, defined once; re-exported here
 from norep.zoo import CATEGORIES
 
-BASE_LABEL = "Base"
 CATEGORY_COLORS = {BASE_LABEL: "black", **dict(zip(CATEGORIES, plt.get_cmap("tab10").colors))}
 """A color for the base and one per divergence category."""
 
@@ -63,8 +63,6 @@ def accuracy_band(table: pd.DataFrame, band: float) -> Figure:
 
 # -- error inconsistency and ensembles (Figs 1 and 2) -----------------------------------
 
-CONTROL_LABEL = "Accuracy control"
-"""Group of the accuracy controls: the base recipe stopped at a lower accuracy."""
 GROUP_COLORS = {**CATEGORY_COLORS, CONTROL_LABEL: "0.6"}
 """:data:`CATEGORY_COLORS` plus a grey for the accuracy controls."""
 _SUMMARY_MARKERS = ("D", "s", "^", "v")

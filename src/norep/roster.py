@@ -11,9 +11,9 @@ from norep.errors import NorepError
 from norep.store import Store
 from norep.zoo import CATEGORIES, Methodology, divergence_category
 
-BASE_LABEL = "base"
-CONTROL_LABEL = "accuracy control"
-UNDECIDABLE_LABEL = "undecidable"
+BASE_LABEL = "Base"  #: the group of the base model (also the plots' color key)
+CONTROL_LABEL = "Accuracy control"  #: the group of the accuracy controls
+UNDECIDABLE_LABEL = "undecidable"  #: the group of members whose category cannot be decided
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,45 @@ class Roster:
             for the base and when undecidable), ``group`` (the category, or the base,
             accuracy-control or undecidable label), ``accuracy`` (on ``band_split``),
             ``in_band`` and ``has_logits``.
+        methodologies: Each model's methodology, for categories of pairs without the base.
     """
 
     base: str
     band: float
     band_split: str
     table: pd.DataFrame
+    methodologies: dict[str, Methodology]
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Display name of each model (its id when the store has none)."""
+        return self.table["name"].to_dict()
+
+    @property
+    def members(self) -> list[str]:
+        """Every model but the base and the accuracy controls (undecidable ones included)."""
+        t = self.table
+        return list(t.index[(t["role"] != "accuracy-control") & (t.index != self.base)])
+
+    def pair_category(self, a: str, b: str) -> str | None:
+        """The divergence category of the pair (a, b).
+
+        A pair with the base takes the roster's category (the store's column when it was
+        computed for this base); any other pair is derived from the two methodologies.
+
+        Example:
+            >>> roster.pair_category("cnn-seed0", "mlp-seed0")  # doctest: +SKIP
+            'Architecture'
+        """
+        if a == self.base or b == self.base:
+            return self.table.loc[b if a == self.base else a, "category"]
+        return divergence_category(self.methodologies[a], self.methodologies[b])
+
+    def pair_group(self, a: str, b: str) -> str:
+        """The plotting group of model b seen from a: the control label, the pair's category or undecidable."""
+        if self.table.loc[b, "role"] == "accuracy-control":
+            return CONTROL_LABEL
+        return self.pair_category(a, b) or UNDECIDABLE_LABEL
 
     @property
     def partners(self) -> list[str]:
@@ -77,13 +110,13 @@ def make_roster(store: Store, base: str, band: float) -> Roster:
     models = store.models.set_index("model_id").loc[store.model_ids]
     if base not in models.index:
         raise NorepError(f"base {base!r} is not in {store.path}; its models include {store.model_ids[:5]}")
-    column = lambda name, default: (models[name] if name in models else pd.Series(default, models.index))  # noqa: E731
+    column = lambda name, default: (models[name] if name in models else pd.Series(default, models.index))
     names = column("display_name", None).fillna(pd.Series(models.index, models.index))
     roles = column("role", "member").fillna("member")
+    methods = {m: Methodology.from_meta(row) for m, row in models.iterrows()}
     if "category" in models and column("base", None).eq(base).all():
         category = models["category"].where(models.index != base)
     else:
-        methods = {m: Methodology.from_meta(row) for m, row in models.iterrows()}
         category = pd.Series({m: None if m == base else divergence_category(methods[base], methods[m])
                               for m in models.index})
     category = category.astype(object).where(category.notna(), None)
@@ -98,4 +131,4 @@ def make_roster(store: Store, base: str, band: float) -> Roster:
         "in_band": (accuracy - accuracy[base]).abs() <= band + 1e-12,
         "has_logits": [store.has_array(m, "logits") for m in models.index],
     })
-    return Roster(base=base, band=band, band_split=band_split, table=table)
+    return Roster(base=base, band=band, band_split=band_split, table=table, methodologies=methods)
