@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from norep.metrics import (
-    PAIR_METRICS, all_pairs, bootstrap_pairs, bootstrap_sums, pair_counts, pair_metrics,
+    PAIR_METRICS, all_pairs, bootstrap_pairs, bootstrap_sums, nanquantile, pair_counts, pair_metrics,
     zoo_correctness,
 )
 from norep.store import Store
@@ -191,3 +193,68 @@ def test_pairs_bootstrapped_in_chunks_share_the_same_resamples(monkeypatch):
     chunked = bootstrap_pairs(correct, predictions, valid, n_boot=60, seed=2)
     for name in whole:
         np.testing.assert_array_equal(whole[name].samples, chunked[name].samples)
+
+
+@pytest.mark.parametrize("sort_block, column_budget", [(7, 40 * 3), (64, 1 << 26)])
+def test_same_wrong_counts_in_blocks_and_batches_equal_naive(monkeypatch, sort_block, column_budget):
+    # small sort blocks and column batches: many blocks, and large groups multiplied
+    # out in several batches; labels far from 0 and negative (keys shifted by the
+    # smallest label), missing answers
+    monkeypatch.setattr("norep.metrics._SORT_BLOCK", sort_block)
+    monkeypatch.setattr("norep.metrics._COLUMN_BUDGET", column_budget)
+    _, predictions, correct, valid = random_zoo(60, 400, 3, seed=11, missing=True)
+    shifted = np.where(valid, predictions * 1000 - 7, -1)
+    matrices = pair_metrics(correct, shifted, valid)
+    for i, j in [(0, 1), (0, 7), (5, 9), (13, 59), (3, 3)]:
+        assert matrices["disagreement"][i, j] == pytest.approx(
+            naive_pair(correct, shifted, valid, i, j)["disagreement"], abs=1e-12)
+
+
+@pytest.mark.parametrize("labels", ["huge", "negative"])
+def test_same_wrong_with_extreme_label_values(labels):
+    rng = np.random.default_rng(12)
+    base = rng.integers(0, 4, (30, 200))
+    offset = 0 if labels == "huge" else -(2**40)
+    predictions = base * (2**40 if labels == "huge" else 1) + offset
+    correct = predictions == offset  # label 0 (shifted) is the true label everywhere
+    counts = pair_counts(correct, predictions, np.ones_like(correct))
+    for i, j in [(0, 1), (2, 29), (4, 4)]:
+        same = np.sum(~correct[i] & ~correct[j] & (predictions[i] == predictions[j]))
+        assert counts.same_wrong[i, j] == same
+
+
+def test_a_single_example_is_counted_exactly():
+    # torch's integer matrix product is wrong for an inner size of 1; it is not used there
+    _, predictions, correct, _ = random_zoo(9, 1, 3, seed=13)
+    counts = pair_counts(correct, predictions)
+    np.testing.assert_array_equal(counts.both_right, np.outer(correct[:, 0], correct[:, 0]))
+    same = ~correct[:, 0, None] & ~correct[None, :, 0] & (predictions[:, 0, None] == predictions[None, :, 0])
+    np.testing.assert_array_equal(counts.same_wrong, same)
+
+
+def test_nanquantile_equals_numpy():
+    rng = np.random.default_rng(14)
+    for n_boot in (1, 2, 5, 300):
+        samples = rng.normal(size=(n_boot, 30, 4))
+        samples[rng.random(samples.shape) < 0.3] = np.nan
+        samples[:, 0, 0] = np.nan  # a column without any value
+        samples[:, 1, 1] = 2.5  # a constant column
+        for quantiles in ((0.025, 0.975), (0.0, 0.5, 1.0), (1 / 3,)):
+            with warnings.catch_warnings():  # numpy warns about the column without values
+                warnings.simplefilter("ignore", RuntimeWarning)
+                expected = np.nanquantile(samples, quantiles, axis=0)
+            np.testing.assert_array_equal(nanquantile(samples, quantiles), expected)
+
+
+def test_bootstrap_sums_per_group_equal_a_loop_over_the_draws():
+    rng = np.random.default_rng(15)
+    values = rng.normal(size=(120, 3))
+    groups = rng.integers(0, 5, 120)
+    sums = bootstrap_sums(values, n_boot=70, seed=4, groups=groups)
+    draws = np.random.default_rng(4)  # the package draws 50 resamples at a time
+    expected = np.zeros((70, 5, 3))
+    for start in (0, 50):
+        for b, draw in enumerate(draws.integers(0, 120, size=(min(50, 70 - start), 120))):
+            for m in draw:
+                expected[start + b, groups[m]] += values[m]
+    np.testing.assert_allclose(sums, expected, rtol=1e-12, atol=1e-12)

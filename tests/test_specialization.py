@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.special
 
 from norep.errors import NorepError
-from norep.specialization import confidence_angles, pair_angles, subdomain_differences, who_wins_where
+from norep.specialization import (
+    confidence_angles, pair_angles, subdomain_differences, subdomain_differences_many, who_wins_where,
+    who_wins_where_many,
+)
 from norep.store import Store
 
 
@@ -107,3 +111,114 @@ def test_who_wins_where_names_the_winner(synthetic_store, tmp_path):
     assert by_class["class"].tolist() == synthetic_store.classes
     with pytest.raises(NorepError, match="no subdomain 'colour'.*superclass"):
         who_wins_where(store, "good", "other", by="colour")
+
+
+def naive_subdomains(right_a, right_b, groups, keep, n_boot, seed, level):
+    """Per-group n, accuracies, difference and percentile interval, straight from the
+    definitions: the kept examples are redrawn with replacement (the package's draws,
+    50 resamples at a time) and each group's mean difference recomputed."""
+    rows = np.flatnonzero(keep)
+    names = sorted(set(groups[rows]))
+    rng = np.random.default_rng(seed)
+    samples = np.empty((n_boot, len(names)))
+    for start in range(0, n_boot, 50):
+        draws = rng.integers(0, len(rows), size=(min(50, n_boot - start), len(rows)))
+        for b, draw in enumerate(draws):
+            chosen = rows[draw]
+            for g, name in enumerate(names):
+                inside = chosen[groups[chosen] == name]
+                samples[start + b, g] = np.mean(right_a[inside].astype(int) - right_b[inside]) if len(inside) else np.nan
+    tail = (1 - level) / 2
+    low, high = np.nanquantile(samples, [tail, 1 - tail], axis=0)
+    result = []
+    for g, name in enumerate(names):
+        inside = rows[groups[rows] == name]
+        result.append((name, len(inside), right_a[inside].mean(), right_b[inside].mean(),
+                       right_a[inside].mean() - right_b[inside].mean(), low[g], high[g]))
+    return result
+
+
+def imagenet_x_like(n: int = 400, seed: int = 5):
+    """Correctness of two models and a subdomain column with missing values (None and
+    NaN, as ImageNet-X's ``top_factor`` for images without annotation)."""
+    rng = np.random.default_rng(seed)
+    factors = np.array(["pose", "background", "color", "size"], dtype=object)[rng.integers(0, 4, n)]
+    factors[rng.random(n) < 0.25] = np.nan
+    factors[rng.random(n) < 0.05] = None
+    return rng.random(n) < 0.7, rng.random(n) < 0.55, factors
+
+
+@pytest.mark.parametrize("with_valid", [False, True])
+def test_missing_subdomains_are_left_out_and_match_a_naive_computation(with_valid):
+    right_a, right_b, factors = imagenet_x_like()
+    valid = np.random.default_rng(6).random(len(factors)) < 0.9 if with_valid else None
+    table = subdomain_differences(right_a, right_b, factors, valid, n_boot=120, seed=3)
+    keep = np.array([isinstance(f, str) for f in factors]) & (True if valid is None else valid)
+    expected = naive_subdomains(right_a, right_b, factors, keep, 120, 3, 0.95)
+    assert table["group"].tolist() == ["background", "color", "pose", "size"]
+    for row, (name, n, acc_a, acc_b, difference, low, high) in zip(table.itertuples(), expected):
+        assert (row.group, row.n) == (name, n)
+        assert (row.acc_a, row.acc_b, row.difference) == pytest.approx((acc_a, acc_b, difference), abs=1e-12)
+        assert (row.low, row.high) == pytest.approx((low, high), abs=1e-12)
+
+
+def test_missing_subdomains_as_their_own_group():
+    right_a, right_b, factors = imagenet_x_like()
+    table = subdomain_differences(right_a, right_b, factors, n_boot=120, seed=3, missing="unknown")
+    assert table["group"].tolist() == ["background", "color", "pose", "size", "unknown"]
+    named = np.array([f if isinstance(f, str) else "unknown" for f in factors], dtype=object)
+    expected = naive_subdomains(right_a, right_b, named, np.ones(len(named), bool), 120, 3, 0.95)
+    expected = sorted(expected, key=lambda e: (e[0] == "unknown", e[0]))
+    for row, (name, n, _, _, difference, low, high) in zip(table.itertuples(), expected):
+        assert (row.group, row.n) == (name, n)
+        assert (row.difference, row.low, row.high) == pytest.approx((difference, low, high), abs=1e-12)
+
+
+def test_who_wins_where_with_a_missing_subdomain(synthetic_store, tmp_path):
+    # a subdomain column with NaN used to crash (pd.factorize codes NaN as -1)
+    examples = synthetic_store.examples.copy()
+    rng = np.random.default_rng(7)
+    examples["top_factor"] = np.array(["pose", "texture", "light"], dtype=object)[rng.integers(0, 3, len(examples))]
+    examples.loc[rng.random(len(examples)) < 0.3, "top_factor"] = np.nan
+    store = Store.create(tmp_path / "x", dataset="synthetic", classes=synthetic_store.classes,
+                         examples=examples, fingerprint="x")
+    for model_id in ("base", "dataset"):
+        store.add_model(model_id, synthetic_store.meta(model_id), {"logits": np.asarray(synthetic_store.logits(model_id))})
+    table = who_wins_where(store, "base", "dataset", by="top_factor", n_boot=100)
+    assert table["top_factor"].tolist() == ["light", "pose", "texture"]
+    test = store.examples.iloc[store.rows("test")]
+    assert table["n"].sum() == test["top_factor"].notna().sum()
+    with_missing = who_wins_where(store, "base", "dataset", by="top_factor", n_boot=100, missing="none")
+    assert with_missing["top_factor"].tolist() == ["light", "pose", "texture", "none"]
+    assert with_missing["n"].sum() == len(test)
+
+
+@pytest.mark.parametrize("budget", [None, 3 * 40 * 4])
+def test_many_pairs_in_one_call_equal_pair_by_pair(monkeypatch, budget):
+    # models 4 and 5 skip answers, so some pairs keep other examples than the rest;
+    # a small budget splits the pairs into chunks that reuse the stored resamples
+    if budget is not None:
+        monkeypatch.setattr("norep.specialization._SUM_BUDGET", budget)
+    rng = np.random.default_rng(8)
+    correct = rng.random((6, 500)) < rng.uniform(0.4, 0.9, (6, 1))
+    valid = np.ones((6, 500), bool)
+    valid[4:] = rng.random((2, 500)) < 0.85
+    groups = rng.choice(["a", "b", "c", "d"], 500).astype(object)
+    groups[::17] = None
+    pairs = [(0, m) for m in range(1, 6)] + [(4, 5), (2, 3)]
+    many = subdomain_differences_many(correct, groups, pairs, valid, n_boot=40, seed=9, level=0.9)
+    assert list(zip(many["model_a"], many["model_b"])) == [p for p in pairs for _ in range(4)]
+    for a, b in pairs:
+        one = subdomain_differences(correct[a], correct[b], groups, valid[a] & valid[b], n_boot=40, seed=9, level=0.9)
+        rows = many[(many["model_a"] == a) & (many["model_b"] == b)].drop(columns=["model_a", "model_b"])
+        pd.testing.assert_frame_equal(rows.reset_index(drop=True), one)  # identical, not just close
+
+
+def test_who_wins_where_many_equals_pair_by_pair(synthetic_store):
+    others = ["reinit", "arch", "dataset"]
+    many = who_wins_where_many(synthetic_store, [("base", m) for m in others], by="class", n_boot=60)
+    for m in others:
+        one = who_wins_where(synthetic_store, "base", m, by="class", n_boot=60)
+        rows = many[many["model_b"] == m]
+        assert (rows["model_a"] == "base").all()
+        pd.testing.assert_frame_equal(rows.drop(columns=["model_a", "model_b"]).reset_index(drop=True), one)

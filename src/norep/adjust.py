@@ -1,4 +1,4 @@
-"""Accuracy-adjusted diversity: does an effect survive once accuracy is accounted for?
+r"""Accuracy-adjusted diversity: does an effect survive once accuracy is accounted for?
 
 Error inconsistency rises mechanically as accuracy falls: two independent models of
 accuracy 0.5 disagree about correctness on half the examples, two of accuracy 0.99 on
@@ -10,13 +10,16 @@ tools separate methodology from strength:
 - an **adjustment**: fit, by least squares over reference pairs (for example pairs of
   accuracy-control models, or every pair of the zoo),
 
-      metric ~ b0 + b1 * (acc_a + acc_b) / 2 + b2 * |acc_a - acc_b|,
+  .. math::
 
-  and report for each pair of interest the residual metric - fitted value: what is
-  left of the pair's diversity once its accuracies are accounted for. The interval is
-  a paired bootstrap over examples that refits on every resample, so it includes the
-  fit's own uncertainty. An effect survives accuracy matching when the residuals still
-  differ between categories.
+     \mathrm{metric} \approx \beta_0 + \beta_1 \frac{\mathrm{acc}_a + \mathrm{acc}_b}{2}
+     + \beta_2 \, |\mathrm{acc}_a - \mathrm{acc}_b|,
+
+  and report for each pair of interest the residual, the metric minus the fitted
+  value: what is left of the pair's diversity once its accuracies are accounted for.
+  The interval is a paired bootstrap over examples that refits on every resample, so
+  it includes the fit's own uncertainty. An effect survives accuracy matching when the
+  residuals still differ between categories.
 
 Example:
     >>> keep = band_models(store, 0.74, 0.78)                                   # doctest: +SKIP
@@ -56,7 +59,7 @@ def band_models(store: Store, low: float, high: float, split: str = "test",
 
 
 def _features(accuracy_a: np.ndarray, accuracy_b: np.ndarray) -> np.ndarray:
-    """Design matrix [1, mean accuracy, |accuracy gap|], shape (..., 3)."""
+    """Design matrix ``[1, mean accuracy, |accuracy gap|]``, shape (..., 3)."""
     return np.stack([np.ones_like(accuracy_a), (accuracy_a + accuracy_b) / 2,
                      np.abs(accuracy_a - accuracy_b)], axis=-1)
 

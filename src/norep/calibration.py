@@ -1,20 +1,30 @@
-"""Temperature scaling and expected calibration error.
+r"""Temperature scaling and expected calibration error.
 
-Temperature scaling (Guo et al. 2017) turns logits z into probabilities softmax(z / T)
-with one temperature T > 0 per model. T minimizes the mean negative log-likelihood
+Temperature scaling (Guo et al. 2017) turns logits :math:`z` into probabilities
+:math:`\mathrm{softmax}(z / T)` with one temperature :math:`T > 0` per model. :math:`T`
+minimizes the mean negative log-likelihood of the labels :math:`y_m`,
 
-    NLL(T) = mean_m [ logsumexp_c(z_mc / T) - z_m,y_m / T ]
+.. math::
+
+   \mathrm{NLL}(T) = \frac{1}{M} \sum_{m=1}^{M}
+   \Big[ \log \sum_c e^{z_{mc} / T} - \frac{z_{m y_m}}{T} \Big],
 
 on a held-out **calibration** split; it is never fitted on the test split. Scaling does
 not change a model's top-1 predictions, only its confidences.
 
-The expected calibration error with B equal-width bins of top-1 confidence,
-bin b = (b/B, (b+1)/B] (a confidence of 0 falls in the first bin), is
+The expected calibration error with :math:`B` equal-width bins of top-1 confidence,
+bin :math:`b` holding the confidences in :math:`(b / B, (b + 1) / B]` (a confidence of
+0 falls in the first bin), is
 
-    ECE = sum_b |bin b| / n * |accuracy(bin b) - mean confidence(bin b)|.
+.. math::
 
-It needs only top-1 confidences and correctness, so it is exact for models that only
-give a top-1 answer with its confidence; temperature scaling needs full logits.
+   \mathrm{ECE} = \sum_{b=0}^{B-1} \frac{n_b}{n}
+   \big| \mathrm{accuracy}_b - \mathrm{confidence}_b \big|,
+
+with :math:`n_b` the examples in bin :math:`b`, :math:`\mathrm{accuracy}_b` their
+accuracy and :math:`\mathrm{confidence}_b` their mean confidence. It needs only top-1
+confidences and correctness, so it is exact for models that only give a top-1 answer
+with its confidence; temperature scaling needs full logits.
 
 Example:
     >>> rng = np.random.default_rng(0)

@@ -1,30 +1,33 @@
-"""Ensembles of temperature-scaled models: every pair of a zoo at once, and greedy growth.
+r"""Ensembles of temperature-scaled models: every pair of a zoo at once, and greedy growth.
 
-The rule (the paper leaves it open): each member's logits z are scaled by its own
-temperature T (fitted on the calibration split, see :mod:`norep.calibration`); the
-ensemble predicts argmax_c of the mean over members of softmax(z / T) (rule
-``"probabilities"``, the default) or of z / T (rule ``"logits"``). The mean and the sum
-have the same argmax; ties go to the lowest class index, as ``np.argmax``.
+The rule (the paper leaves it open): each member's logits :math:`z` are scaled by its
+own temperature :math:`T` (fitted on the calibration split, see
+:mod:`norep.calibration`); the ensemble predicts the class :math:`c` that maximizes the
+mean over members of :math:`\mathrm{softmax}(z / T)_c` (rule ``"probabilities"``, the
+default) or of :math:`z_c / T` (rule ``"logits"``). The mean and the sum have the same
+argmax; ties go to the lowest class index, as ``np.argmax``.
 
 For a pair (a, b):
 
 - ensemble accuracy: share of examples the two-member ensemble gets right;
-- relative ensemble improvement: ensemble accuracy - (acc_a + acc_b) / 2;
+- relative ensemble improvement: ensemble accuracy minus
+  :math:`(\mathrm{acc}_a + \mathrm{acc}_b) / 2`;
 - conversion rate: among the examples exactly one member gets right, the share the
   ensemble gets right (NaN when there are none).
 
-All pairs of a zoo, exactly and fast: with s(c) = p_a(c) + p_b(c), the pair is right on
-an example with label y iff y beats every other class (a higher sum, or an equal sum
-and a lower index). Each member is ranked once: its label score, its lowest score and
-its k + 1 highest non-label classes. Most (pair, example) cases are then decided from
-these alone: y wins when s(y) exceeds the sum of the two best non-label scores; y
-loses when one member's best non-label class c has p(c) + (the other's lowest score)
-above s(y), or when both members share that class and its sum is above s(y). For the
-rest, the 2k candidate classes (each member's top k) are scored exactly, and every
-other class is bounded by the sum of the two (k+1)-th highest non-label scores; only
-the cases this does not decide are summed densely over all classes. Sums are taken in
-the scores' own dtype, as a dense ensemble would, and rounding is monotone, so the
-result equals dense averaging exactly.
+All pairs of a zoo, exactly and fast: with :math:`s(c) = p_a(c) + p_b(c)`, the pair is
+right on an example with label :math:`y` iff :math:`y` beats every other class (a
+higher sum, or an equal sum and a lower index). Each member is ranked once: its label
+score, its lowest score and its :math:`k + 1` highest non-label classes. Most (pair,
+example) cases are then decided from these alone: :math:`y` wins when :math:`s(y)`
+exceeds the sum of the two best non-label scores; :math:`y` loses when one member's
+best non-label class :math:`c` has :math:`p(c)` plus the other's lowest score above
+:math:`s(y)`, or when both members share that class and its sum is above :math:`s(y)`.
+For the rest, the :math:`2k` candidate classes (each member's top :math:`k`) are scored
+exactly, and every other class is bounded by the sum of the two :math:`(k + 1)`-th
+highest non-label scores; only the cases this does not decide are summed densely over
+all classes. Sums are taken in the scores' own dtype, as a dense ensemble would, and
+rounding is monotone, so the result equals dense averaging exactly.
 
 Greedy growth (the paper's Fig. 5): from an anchor, add the candidate that most raises
 the ensemble's accuracy on the **calibration** split, until ``max_size`` members; the

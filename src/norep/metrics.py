@@ -1,31 +1,44 @@
-"""Pairwise agreement metrics over whole zoos, with paired bootstrap intervals.
+r"""Pairwise agreement metrics over whole zoos, with paired bootstrap intervals.
 
 Every metric of a pair of models (a, b) is a function of five counts over the examples
 that **both** models answered (imported models may miss answers: such examples are
-left out pair by pair, so each pair has its own ``n``):
+left out pair by pair, so each pair has its own :math:`n`):
 
-- ``n``: examples both models answered;
-- ``both_right`` (RR), ``right_wrong`` (RW: a right, b wrong), ``wrong_right`` (WR);
-- ``same_wrong`` (SW): both wrong with the same top-1 label;
-- ``both_wrong`` WW = n - RR - RW - WR.
+- :math:`n`: examples both models answered;
+- :math:`RR` (both right), :math:`RW` (a right, b wrong), :math:`WR` (a wrong, b right);
+- :math:`SW`: both wrong with the same top-1 label;
+- :math:`WW = n - RR - RW - WR`: both wrong.
 
-With the accuracies on the pair's examples p_a = (RR + RW) / n and p_b = (RR + WR) / n:
+With the accuracies on the pair's examples :math:`p_a = (RR + RW) / n` and
+:math:`p_b = (RR + WR) / n`:
 
-- accuracy: p_a (of the row model; the matrix's transpose holds p_b);
-- error inconsistency: (RW + WR) / n, the share of examples exactly one model gets right;
-- error consistency kappa (Geirhos et al. 2020): c_obs = (RR + WW) / n,
-  c_exp = p_a p_b + (1 - p_a)(1 - p_b), kappa = (c_obs - c_exp) / (1 - c_exp).
-  When c_exp = 1 (both models always right, or both always wrong) kappa is undefined
-  and set to NaN, as scikit-learn's ``cohen_kappa_score`` does;
-- disagreement: 1 - (RR + SW) / n, the share of examples with different top-1 labels;
-- double fault: WW / n; either right (the oracle of the pair): 1 - WW / n;
-- Yule's Q: (RR WW - RW WR) / (RR WW + RW WR), NaN when the denominator is 0.
+- accuracy: :math:`p_a` (of the row model; the matrix's transpose holds :math:`p_b`);
+- error inconsistency: :math:`(RW + WR) / n`, the share of examples exactly one model
+  gets right;
+- error consistency kappa (Geirhos et al. 2020):
 
-All N x N counts come at once from exact integer products of 0/1 matrices (no loop over
-pairs): RR = R R^T with R[i, m] = model i right on example m, and so on; the same-wrong
-counts from one column per (example, wrong label) that several models share (groups of
-a few models are counted pair by pair instead). :func:`zoo_correctness` reads the
-inputs from a store, logit models and top-1-only models alike.
+  .. math::
+
+     c_\mathrm{obs} = \frac{RR + WW}{n}, \qquad
+     c_\mathrm{exp} = p_a p_b + (1 - p_a)(1 - p_b), \qquad
+     \kappa = \frac{c_\mathrm{obs} - c_\mathrm{exp}}{1 - c_\mathrm{exp}}.
+
+  When :math:`c_\mathrm{exp} = 1` (both models always right, or both always wrong)
+  kappa is undefined and set to NaN, as scikit-learn's ``cohen_kappa_score`` does;
+- disagreement: :math:`1 - (RR + SW) / n`, the share of examples with different top-1
+  labels;
+- double fault: :math:`WW / n`; either right (the oracle of the pair): :math:`1 - WW / n`;
+- Yule's Q: :math:`(RR \cdot WW - RW \cdot WR) / (RR \cdot WW + RW \cdot WR)`, NaN when
+  the denominator is 0.
+
+All :math:`N \times N` counts come at once, without a loop over pairs, from exact
+integer products of 0/1 matrices: :math:`RR = R R^\top` with :math:`R_{im} = 1` when
+model :math:`i` is right on example :math:`m`, and so on. The same-wrong counts come
+from sorting, per example, the models by their (wrong) label: the models that share a
+wrong label form a run; a large run becomes one column of another exact 0/1 matrix
+product, and the pairs of a small run are counted directly (see ``_same_wrong_pairs``).
+:func:`zoo_correctness` reads the inputs from a store, logit models and top-1-only
+models alike.
 
 Intervals come from the paired bootstrap over examples: each bootstrap sample redraws
 the examples with replacement, the same draw for both models of a pair and for every
@@ -39,7 +52,7 @@ Example:
 
 from __future__ import annotations
 
-import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +67,8 @@ PAIR_METRICS = (
 """Names of the pair metrics that :func:`pair_metrics` and :func:`bootstrap_pairs` compute."""
 
 _EXACT_BLOCK = 1 << 30  # examples per int32-accumulated product: counts cannot overflow
-_KEY_BUDGET = 1 << 22  # (example, label) keys per block of the same-wrong computation
+_SORT_BLOCK = 2048  # examples whose model keys are sorted at a time (same-wrong counts)
+_COLUMN_BUDGET = 1 << 26  # bytes of 0/1 group columns multiplied out at once
 _BOOT_CHUNK = 50  # bootstrap samples drawn at once
 _CELL_BUDGET = 1 << 24  # per-example pair indicators held at once (pairs are chunked)
 
@@ -212,22 +226,30 @@ def pair_counts(correct: np.ndarray, predictions: np.ndarray | None = None,
         >>> counts.right_wrong.tolist()
         [[0, 1], [0, 0]]
     """
-    correct, predictions, valid = _check(correct, predictions, valid)
+    correct, predictions, valid, low = _check(correct, predictions, valid)
     right = correct & valid if valid is not None else correct
-    both_right = _gram(right, right)
+    same_wrong = None
+    if predictions is None:
+        both_right = _gram(right, right)
+    else:  # the matrix product runs in a second thread (it releases the GIL) meanwhile
+        with ThreadPoolExecutor(1) as pool:
+            product = pool.submit(_gram, right, right)
+            same_wrong = _same_wrong_pairs(predictions, ~correct if valid is None else valid & ~correct, low)
+            both_right = product.result()
     if valid is None:
         n = np.full_like(both_right, correct.shape[1])
-        right_answered = np.repeat(right.sum(axis=1)[:, None], len(right), axis=1)
+        right_answered = np.repeat(np.diagonal(both_right)[:, None], len(right), axis=1)
     else:
         n = _gram(valid, valid)
         right_answered = _gram(right, valid)
-    wrong = ~correct if valid is None else valid & ~correct
+    if same_wrong is not None:  # a model shares every wrong label with itself
+        np.fill_diagonal(same_wrong, np.diagonal(n) - np.diagonal(both_right))
     return PairCounts(
         n=n,
         both_right=both_right,
         right_wrong=right_answered - both_right,
         wrong_right=right_answered.T - both_right,
-        same_wrong=None if predictions is None else _same_wrong(predictions, wrong),
+        same_wrong=same_wrong,
     )
 
 
@@ -260,7 +282,7 @@ def all_pairs(n_models: int) -> np.ndarray:
 
 def bootstrap_sums(values: np.ndarray, n_boot: int = 1000, seed: int = 0,
                    groups: np.ndarray | None = None) -> np.ndarray:
-    """Column sums of ``values`` over bootstrap resamples of its rows, optionally per group.
+    r"""Column sums of ``values`` over bootstrap resamples of its rows, optionally per group.
 
     The resamples depend only on ``seed``, ``n_boot`` and the number of rows, so two
     calls with the same arguments resample the same examples (a paired bootstrap).
@@ -272,28 +294,73 @@ def bootstrap_sums(values: np.ndarray, n_boot: int = 1000, seed: int = 0,
         groups: Optional group code per row, shape (M,); every code in 0..G-1 must occur.
 
     Returns:
-        Shape (B, K), or (B, G, K) with groups: sample b holds sum_m w_bm values[m]
-        (over the rows of each group), w_b the multiplicities of a draw of M rows with
-        replacement.
+        Shape (B, K), or (B, G, K) with groups: sample b holds
+        :math:`\sum_m w_{bm} \, \mathrm{values}_{mk}` (over the rows of each group), with
+        :math:`w_b` the multiplicities of a draw of M rows with replacement.
     """
     values = np.asarray(values, dtype=np.float64)
-    n_examples = len(values)
-    if groups is not None:
-        order = np.argsort(groups, kind="stable")
-        n_groups = int(groups.max(initial=-1)) + 1
-        starts = np.searchsorted(groups[order], np.arange(n_groups))
+    if groups is None:
+        sums = np.empty((n_boot, values.shape[1]))
+        for start, weights in _resample_weights(len(values), n_boot, seed):
+            sums[start:start + len(weights)] = weights.astype(np.float64) @ values
+        return sums
+    groups = np.asarray(groups)
+    n_groups = int(groups.max(initial=-1)) + 1
+    order, starts = _group_order(groups, n_groups)
+    position = np.empty(len(groups), dtype=np.intp)
+    position[order] = np.arange(len(groups))
+    sorted_values = values[order]
+    sums = np.empty((n_boot, n_groups, values.shape[1]))
+    for start, weights in _resample_weights(len(values), n_boot, seed, position):
+        sums[start:start + len(weights)] = _group_sums(weights, sorted_values, starts)
+    return sums
+
+
+def _resample_weights(n_examples: int, n_boot: int, seed: int, position: np.ndarray | None = None):
+    """Yield ``(start, weights)`` for the bootstrap resamples, ``_BOOT_CHUNK`` at a time.
+
+    ``weights[b, m]`` is how often resample ``start + b`` draws row m (of M rows drawn
+    with replacement). With ``position`` (a permutation of the rows), the multiplicity of
+    row m is in column ``position[m]`` instead. The draws depend only on ``seed``,
+    ``n_boot`` and ``n_examples``.
+    """
     rng = np.random.default_rng(seed)
-    sums = np.empty((n_boot, values.shape[1]) if groups is None else (n_boot, n_groups, values.shape[1]))
     for start in range(0, n_boot, _BOOT_CHUNK):
         size = min(_BOOT_CHUNK, n_boot - start)
         draws = rng.integers(0, n_examples, size=(size, n_examples))
+        if position is not None:
+            draws = position[draws]
         draws += n_examples * np.arange(size)[:, None]
-        weights = np.bincount(draws.ravel(), minlength=size * n_examples).reshape(size, n_examples)
-        if groups is None:
-            sums[start:start + size] = weights.astype(np.float64) @ values
-        else:
-            weighted = weights[:, order, None] * values[order][None]
-            sums[start:start + size] = np.add.reduceat(weighted, starts, axis=1)
+        yield start, np.bincount(draws.ravel(), minlength=size * n_examples).reshape(size, n_examples)
+
+
+def _stored_weights(n_examples: int, n_boot: int, seed: int,
+                   position: np.ndarray | None = None) -> list[np.ndarray]:
+    """The multiplicities of :func:`_resample_weights`, kept in memory in their smallest
+    unsigned integer type (about B x M bytes), for computations that visit the same
+    resamples several times."""
+    return [w.astype(np.min_scalar_type(int(w.max(initial=0))))
+            for _, w in _resample_weights(n_examples, n_boot, seed, position)]
+
+
+def _group_order(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sorted by group code (stable) and where each group starts, shape (G + 1,)."""
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(n_groups + 1))
+    return order, starts
+
+
+def _group_sums(weights: np.ndarray, sorted_values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per-group weighted sums, shape (S, G, K): ``weights`` (S, M) and ``sorted_values``
+    (M, K) have their rows in group order, group g in ``starts[g]:starts[g + 1]``.
+
+    One small matrix product per group; with 0/1 (or integer) values every sum is an
+    exact integer, so the result does not depend on K or on the order of the terms.
+    """
+    weights = weights.astype(np.float64)
+    sums = np.empty((len(weights), len(starts) - 1, sorted_values.shape[1]))
+    for group, (low, high) in enumerate(zip(starts[:-1], starts[1:])):
+        np.matmul(weights[:, low:high], sorted_values[low:high], out=sums[:, group])
     return sums
 
 
@@ -305,7 +372,7 @@ class Interval:
         estimate: The value on all examples.
         low: Lower end of the interval.
         high: Upper end of the interval.
-        samples: The bootstrap values, shape (B, *estimate.shape).
+        samples: The bootstrap values, shape ``(B, *estimate.shape)``.
     """
 
     estimate: np.ndarray
@@ -317,6 +384,9 @@ class Interval:
 def percentile_interval(estimate: np.ndarray, samples: np.ndarray, level: float = 0.95) -> Interval:
     """Return the percentile interval of bootstrap ``samples`` (NaN samples ignored).
 
+    The ends are ``np.nanquantile(samples, [tail, 1 - tail], axis=0)`` with
+    ``tail = (1 - level) / 2`` (linear interpolation), computed by :func:`nanquantile`.
+
     Args:
         estimate: The value on all examples.
         samples: Bootstrap values, shape (B, ...).
@@ -326,10 +396,44 @@ def percentile_interval(estimate: np.ndarray, samples: np.ndarray, level: float 
         The interval.
     """
     tail = (1 - level) / 2
-    with warnings.catch_warnings():  # a metric undefined in every sample stays NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(samples, [tail, 1 - tail], axis=0)
+    low, high = nanquantile(samples, (tail, 1 - tail))
     return Interval(np.asarray(estimate), low, high, samples)
+
+
+def nanquantile(samples: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
+    """Quantiles along axis 0 ignoring NaN, equal to ``np.nanquantile(samples, quantiles, axis=0)``.
+
+    numpy computes the quantiles of each column separately in Python (slow for many
+    columns); this sorts all columns at once and interpolates linearly between the two
+    nearest order statistics exactly as numpy does. A column without any finite value
+    gives NaN.
+
+    Args:
+        samples: Shape (B, ...).
+        quantiles: Probabilities in [0, 1].
+
+    Returns:
+        Shape (len(quantiles), ...).
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    shape = samples.shape[1:]
+    ordered = np.sort(samples.reshape(len(samples), -1), axis=0)  # NaN sort last
+    count = np.count_nonzero(~np.isnan(ordered), axis=0)
+    columns = np.arange(ordered.shape[1])
+    result = np.full((len(quantiles), ordered.shape[1]), np.nan)
+    defined = count > 0
+    last = np.maximum(count - 1, 0)
+    for row, q in enumerate(quantiles):
+        virtual = last * float(q)  # numpy: (n - 1) * q
+        below = np.minimum(np.floor(virtual).astype(np.intp), last)
+        above = np.minimum(below + 1, last)
+        gamma = virtual - below
+        a, b = ordered[below, columns], ordered[above, columns]
+        with np.errstate(invalid="ignore"):
+            difference = b - a
+            value = np.where(gamma >= 0.5, b - difference * (1 - gamma), a + difference * gamma)
+        result[row] = np.where(defined, value, np.nan)
+    return result.reshape((len(quantiles),) + shape)
 
 
 def bootstrap_pair_counts(correct: np.ndarray, predictions: np.ndarray | None = None,
@@ -348,15 +452,22 @@ def bootstrap_pair_counts(correct: np.ndarray, predictions: np.ndarray | None = 
     Returns:
         The counts on all examples (shape (P,)) and per bootstrap sample (shape (B, P)).
     """
-    correct, predictions, valid = _check(correct, predictions, valid)
+    correct, predictions, valid, _ = _check(correct, predictions, valid)
     pairs = all_pairs(len(correct)) if pairs is None else np.asarray(pairs, dtype=int).reshape(-1, 2)
     n_cells = 4 if predictions is None else 5
     chunk = max(1, _CELL_BUDGET // (n_cells * correct.shape[1]))
+    # every chunk sees the same resamples: drawn once and kept when there are several chunks
+    weights = None if len(pairs) <= chunk else _stored_weights(correct.shape[1], n_boot, seed)
     full, boot = [], []
-    for start in range(0, len(pairs), chunk):  # every chunk sees the same resamples
+    for start in range(0, len(pairs), chunk):
         values = _cells(correct, predictions, valid, pairs[start:start + chunk])
         full.append(values.sum(axis=0).reshape(n_cells, -1))
-        boot.append(bootstrap_sums(values, n_boot, seed).reshape(n_boot, n_cells, -1))
+        if weights is None:
+            sums = bootstrap_sums(values, n_boot, seed)
+        else:
+            values = values.astype(np.float64)
+            sums = np.concatenate([w.astype(np.float64) @ values for w in weights])
+        boot.append(sums.reshape(n_boot, n_cells, -1))
     return PairCounts(*np.concatenate(full, axis=1)), PairCounts(*np.concatenate(boot, axis=2).transpose(1, 0, 2))
 
 
@@ -413,9 +524,10 @@ def _metric_names(metrics: tuple[str, ...] | None, predictions: np.ndarray | Non
 
 
 def _check(correct: np.ndarray, predictions: np.ndarray | None,
-           valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+           valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, int | None]:
     """Check that the arrays are aligned; validity defaults to answered predictions and
-    is None when every model answered every example."""
+    is None when every model answered every example. Also returns the smallest
+    prediction (None without predictions)."""
     correct = np.asarray(correct, dtype=bool)
     if correct.ndim != 2:
         raise ValueError(f"correctness must have shape (models, examples), got {correct.shape}")
@@ -423,19 +535,24 @@ def _check(correct: np.ndarray, predictions: np.ndarray | None,
         if array is not None and np.shape(array) != correct.shape:
             raise ValueError(f"{name} has shape {np.shape(array)}, correctness {correct.shape}: "
                              "rows must be the same models, columns the same examples")
+    low = None
     if predictions is not None:
         predictions = np.asarray(predictions)
-        valid = predictions >= 0 if valid is None else valid
+        low = int(predictions.min()) if predictions.size else 0
+        if valid is None and low < 0:
+            valid = predictions >= 0
     valid = None if valid is None or np.all(valid) else np.asarray(valid, dtype=bool)
-    return correct, predictions, valid
+    return correct, predictions, valid, low
 
 
 def _gram(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Return left @ right.T for 0/1 matrices, exactly, as int64.
+    """Return ``left @ right.T`` for 0/1 matrices, exactly, as int64.
 
     numpy has no integer matrix product; torch's int8 x int8 -> int32 product is exact
     and several times faster than a float32 one.
     """
+    if left.shape[1] < 8:  # torch's CPU _int_mm returns garbage for an inner size of 1
+        return left.astype(np.int64) @ right.astype(np.int64).T
     total = np.zeros((len(left), len(right)), dtype=np.int64)
     for start in range(0, left.shape[1], _EXACT_BLOCK):
         block = slice(start, start + _EXACT_BLOCK)
@@ -448,55 +565,144 @@ def _int8(matrix: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(matrix.view(np.int8) if matrix.dtype == bool else matrix.astype(np.int8, copy=False))
 
 
-def _same_wrong(predictions: np.ndarray, wrong: np.ndarray) -> np.ndarray:
-    """Count, for every pair, the examples both get wrong with the same label.
+def _same_wrong_pairs(predictions: np.ndarray, wrong: np.ndarray, low: int | None = None) -> np.ndarray:
+    r"""Count, for every pair of different models, the examples both get wrong with the
+    same label (N x N, int64, diagonal 0); ``low`` is the smallest prediction when known.
 
-    Each group of k >= 2 models that give the same wrong label to one example adds 1 to
-    the k x k pairs of those models: by an integer matrix product over one column per
-    group when k is large (cost N**2 per column), by counting the k**2 pairs directly
-    when k is small.
+    On one example, the models that give the same wrong label form a group; a group of
+    :math:`k \ge 2` models adds 1 to every pair of its members. The groups come from
+    sorting, for each example, one integer key per model,
+
+    .. math::
+
+       \mathrm{key}_{im} = \big( (\mathrm{label}_{im} - \ell_0) \cdot 2
+       + \mathrm{wrong}_{im} \big) \cdot 2^{b} + i,
+
+    with :math:`\ell_0` the smallest label and :math:`2^b > N`: a row of an example
+    sorts by (label, wrongness), then model, so every group is a run of equal
+    ``key >> b`` with its members in model order (one vectorized row sort per block of
+    examples, no Python loop over examples). A large group (more than about
+    :math:`N / 20` members) becomes one 0/1 column of an exact integer matrix product
+    (cost :math:`N^2` per column, at int8 matrix-product speed); a small one adds its
+    :math:`k (k - 1) / 2` pairs directly (cost :math:`k^2`).
     """
     n_models, n_examples = predictions.shape
-    n_labels = int(predictions.max(initial=0)) + 1
-    block = max(1, _KEY_BUDGET // n_labels)
-    few = max(2, n_models // 25)  # groups of at most this many models: count pairs directly
-    scratch = np.empty(block * n_labels, dtype=np.int32)
     total = np.zeros((n_models, n_models), dtype=np.int64)
-    for start in range(0, n_examples, block):
-        entry = np.flatnonzero(wrong[:, start:start + block].T)  # example-major (example, model)
-        model = entry % n_models
-        labels = predictions[:, start:start + block].T.ravel()[entry]
-        group, size = _groups(entry // n_models * n_labels + labels, scratch)
-        sharing = size[group]
-        many = sharing > few
-        column = np.cumsum(size > few) - 1
-        onehot = np.zeros((n_models, int(column[-1]) + 1 if len(column) else 0), dtype=np.int8)
-        onehot.ravel()[model[many] * onehot.shape[1] + column[group[many]]] = 1
-        total += _gram(onehot, onehot)
-        light = (sharing >= 2) & ~many
-        total += _small_groups(model[light], group[light], sharing[light], n_models)
-    np.fill_diagonal(total, wrong.sum(axis=1))  # a model shares every wrong label with itself
+    if n_models and n_examples:
+        keys = _SortKeys(predictions, wrong, low)
+        member = (1 << keys.model_bits) - 1
+        few = max(2, n_models // 20)  # groups of at most this many models: pairs counted directly
+        columns = _GroupColumns(n_models)
+        small_members, small_sizes = [], []
+        for start in range(0, n_examples, _SORT_BLOCK):
+            rows = keys.block(start, start + _SORT_BLOCK)  # one row per example
+            rows.sort(axis=1)
+            starts, sizes = _wrong_runs(rows, keys.model_bits)
+            members = rows.ravel()
+            big = sizes > few
+            columns.add(_runs(members, starts[big], sizes[big]) & member, sizes[big], total)
+            small_members.append(_runs(members, starts[~big], sizes[~big]) & member)
+            small_sizes.append(sizes[~big])
+        with ThreadPoolExecutor(1) as pool:  # the last matrix product runs meanwhile
+            product = pool.submit(columns.flush, total)
+            small = _small_group_pairs(np.concatenate(small_members), np.concatenate(small_sizes), n_models)
+            product.result()
+        total += small
+    np.fill_diagonal(total, 0)
     return total
 
 
-def _groups(key: np.ndarray, scratch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Number the distinct keys 0..G-1 (first appearance first); return each entry's group
-    and every group's size, in time linear in the entries (``scratch`` covers the keys)."""
-    index = np.arange(len(key), dtype=np.int32)
-    scratch[key] = index  # one representative entry per key: the last one written
-    representative = scratch[key]
-    first = representative == index
-    group = (np.cumsum(first) - 1)[representative]
-    return group, np.bincount(group)
+def _runs(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The concatenated runs ``values[start:start + size]``."""
+    offset = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
+    return values[np.arange(len(offset)) + offset]
 
 
-def _small_groups(model: np.ndarray, group: np.ndarray, sharing: np.ndarray, n_models: int) -> np.ndarray:
-    """Count the pairs of models within each group of entries."""
-    order = np.argsort(group, kind="stable")
-    model, sharing = model[order], sharing[order]
-    pair_keys = [
-        (members[:, :, None] * n_models + members[:, None, :]).ravel()
-        for members in (model[sharing == k].reshape(-1, k) for k in np.unique(sharing))
-    ]
-    flat = np.concatenate(pair_keys) if pair_keys else np.empty(0, dtype=np.intp)
-    return np.bincount(flat, minlength=n_models * n_models).reshape(n_models, n_models)
+class _SortKeys:
+    """The keys of :func:`_same_wrong_pairs`, built a block of examples at a time."""
+
+    def __init__(self, predictions: np.ndarray, wrong: np.ndarray, low: int | None = None):
+        n_models = len(predictions)
+        self.model_bits = max(1, int(n_models - 1).bit_length())
+        low = int(predictions.min()) if low is None else int(low)
+        span = int(predictions.max()) - low + 1
+        if (2 * span).bit_length() + self.model_bits > 62:  # huge label values: number them 0..L-1
+            predictions = np.unique(predictions, return_inverse=True)[1].reshape(predictions.shape)
+            low, span = 0, int(predictions.max()) + 1
+        self.dtype = np.int32 if (2 * span).bit_length() + self.model_bits <= 31 else np.int64
+        self.predictions, self.wrong, self.low = predictions, wrong.view(np.uint8), low
+        self.model = np.arange(n_models, dtype=self.dtype)[:, None]
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Keys of examples start..stop-1, one row per example, shape (examples, N)."""
+        predictions = self.predictions[:, start:stop]
+        key = np.empty(predictions.shape, dtype=self.dtype)  # built model by model (contiguous rows)
+        if self.low:
+            np.subtract(predictions, self.low, out=key, casting="unsafe")
+            key <<= 1
+        else:
+            np.left_shift(predictions, 1, out=key, casting="unsafe")
+        np.add(key, self.wrong[:, start:stop], out=key, casting="unsafe")
+        key <<= self.model_bits
+        key |= self.model
+        return torch.from_numpy(key).T.contiguous().numpy()  # torch transposes blocks much faster
+
+
+def _small_group_pairs(members: np.ndarray, sizes: np.ndarray, n_models: int) -> np.ndarray:
+    """N x N counts of the pairs within groups (both orders, diagonal 0): ``members``
+    holds the groups' model ids one group after the other, ``sizes`` their sizes."""
+    starts = np.cumsum(sizes) - sizes
+    upper = np.zeros(n_models * n_models, dtype=np.int64)
+    for size in np.flatnonzero(np.bincount(sizes)):
+        group = members[starts[sizes == size][:, None] + np.arange(size)].astype(np.intp)
+        i, j = np.triu_indices(size, 1)
+        upper += np.bincount((group[:, i] * n_models + group[:, j]).ravel(), minlength=len(upper))
+    upper = upper.reshape(n_models, n_models)
+    return upper + upper.T
+
+
+def _wrong_runs(rows: np.ndarray, model_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each group of at least 2 models with the same wrong label starts in the
+    sorted rows (flat index) and its size."""
+    group = rows >> model_bits  # (label << 1) | wrong
+    boundary = np.empty(rows.shape, dtype=bool)
+    boundary[:, 0] = True  # runs never cross examples
+    np.not_equal(group[:, 1:], group[:, :-1], out=boundary[:, 1:])
+    starts = np.flatnonzero(boundary)
+    sizes = np.diff(starts, append=rows.size)
+    shared = (sizes >= 2) & ((group.ravel()[starts] & 1) == 1)
+    return starts[shared], sizes[shared]
+
+
+class _GroupColumns:
+    """0/1 columns of large groups (models x groups), multiplied out a batch at a time.
+
+    A batch holds up to ``_COLUMN_BUDGET`` bytes: one large product is much faster than
+    several small ones.
+    """
+
+    def __init__(self, n_models: int, capacity: int | None = None):
+        capacity = max(64, _COLUMN_BUDGET // max(1, n_models)) if capacity is None else capacity
+        self.matrix = np.zeros((n_models, capacity), dtype=np.int8)  # pages zeroed on first use
+        self.used = 0
+
+    def add(self, members: np.ndarray, sizes: np.ndarray, total: np.ndarray) -> None:
+        """Add one column per group: ``members`` holds the groups' model ids one group
+        after the other, ``sizes`` their sizes."""
+        if self.used + len(sizes) > self.matrix.shape[1]:
+            self.flush(total)
+            if len(sizes) > self.matrix.shape[1]:
+                self.matrix = np.zeros((len(self.matrix), len(sizes)), dtype=np.int8)
+        column = np.repeat(np.arange(self.used, self.used + len(sizes)), sizes)
+        self.matrix.ravel()[members.astype(np.intp) * self.matrix.shape[1] + column] = 1
+        self.used += len(sizes)
+
+    def flush(self, total: np.ndarray) -> None:
+        """Add the product of the columns so far to ``total`` and empty the batch."""
+        if self.used >= 8:  # in place, without copying the batch
+            batch = torch.from_numpy(self.matrix)[:, :self.used]
+            total += torch._int_mm(batch, batch.T).numpy()
+        elif self.used:
+            total += _gram(self.matrix[:, :self.used], self.matrix[:, :self.used])
+        self.matrix[:, :self.used] = 0
+        self.used = 0

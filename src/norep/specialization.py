@@ -1,21 +1,31 @@
-"""Specialization: on which examples, and where in the data, each model of a pair wins.
+r"""Specialization: on which examples, and where in the data, each model of a pair wins.
 
 Confidence angle (the paper's Fig. 3): on the examples that exactly one model of the
 pair (a, b) gets right,
 
-    theta = arctan2(conf_b, conf_a)  in [0, pi/2] radians,
+.. math::
 
-with conf the top-1 confidence (the maximum softmax probability). theta < pi/4 means
-a was more confident, theta > pi/4 that b was. The paper's finding: when training
-methods diverge, the model that is right tends to be the confident one (theta near 0
-when a is right, near pi/2 when b is). Only top-1 confidences are needed, so the angle
-is exact for models that give only a top-1 answer and its confidence; temperature
-scaling of the confidences needs logits.
+   \theta = \operatorname{arctan2}(\mathrm{conf}_b, \mathrm{conf}_a) \in [0, \pi / 2]
+   \text{ radians},
 
-Who wins where: for each value g of a subdomain (the class, a superclass, any column of
-the store's examples table), the accuracy difference acc_a(g) - acc_b(g) on the
-examples of g that both models answered, with a paired bootstrap percentile interval
-(examples resampled with replacement, the same draw for both models and every group).
+with :math:`\mathrm{conf}` the top-1 confidence (the maximum softmax probability).
+:math:`\theta < \pi / 4` means a was more confident, :math:`\theta > \pi / 4` that b
+was. The paper's finding: when training methods diverge, the model that is right tends
+to be the confident one (:math:`\theta` near 0 when a is right, near :math:`\pi / 2`
+when b is). Only top-1 confidences are needed, so the angle is exact for models that
+give only a top-1 answer and its confidence; temperature scaling of the confidences
+needs logits.
+
+Who wins where: for each value :math:`g` of a subdomain (the class, a superclass, any
+column of the store's examples table), the accuracy difference
+:math:`\mathrm{acc}_a(g) - \mathrm{acc}_b(g)` on the examples of :math:`g` that both
+models answered, with a paired bootstrap percentile interval (examples resampled with
+replacement, the same draw for both models and every group). Examples whose subdomain
+is missing (NaN or None, e.g. ImageNet-X images without a top factor) are left out by
+default; ``missing="name"`` reports them as one more group of that name instead. Many
+pairs (or many models against one reference) go through
+:func:`subdomain_differences_many` and :func:`who_wins_where_many` in one call, which
+draws the resamples once and gives the same numbers as pair-by-pair calls.
 
 Example:
     >>> rows, theta, a_right = confidence_angles(
@@ -31,7 +41,7 @@ import pandas as pd
 
 from norep.calibration import softmax
 from norep.errors import NorepError
-from norep.metrics import bootstrap_sums, percentile_interval
+from norep.metrics import _group_order, _group_sums, _stored_weights, bootstrap_sums, nanquantile
 from norep.store import Store
 
 
@@ -102,40 +112,174 @@ def _top1(store: Store, model_id: str, split: str, temperature: float | None) ->
 
 def subdomain_differences(correct_a: np.ndarray, correct_b: np.ndarray, groups: np.ndarray,
                           valid: np.ndarray | None = None, n_boot: int = 1000, level: float = 0.95,
-                          seed: int = 0) -> pd.DataFrame:
+                          seed: int = 0, missing: str | None = None) -> pd.DataFrame:
     """Accuracy difference of two models per subdomain, with paired bootstrap intervals.
+
+    The same as :func:`subdomain_differences_many` for the one pair (a, b), without the
+    model columns; to compare many pairs, call that function once instead: it draws the
+    bootstrap resamples once for all pairs and gives identical numbers.
 
     Args:
         correct_a: Whether model a is right, shape (M,).
         correct_b: Whether model b is right, shape (M,).
-        groups: The subdomain of each example (any values), shape (M,).
+        groups: The subdomain of each example (any values; NaN or None where unknown),
+            shape (M,).
         valid: Examples both models answered; all when None.
         n_boot: Number of bootstrap samples.
         level: Coverage of the intervals.
         seed: Seed of the resampling.
+        missing: What to do with examples whose subdomain is missing: None (the
+            default) leaves them out; a name reports them as one more group of that
+            name, after the others.
 
     Returns:
         One row per subdomain (sorted): group, n, acc_a, acc_b, difference
         (acc_a - acc_b), low, high.
     """
-    keep = np.ones(len(groups), bool) if valid is None else np.asarray(valid, bool)
-    codes, names = pd.factorize(np.asarray(groups)[keep], sort=True)
-    values = np.stack([np.ones(keep.sum()), np.asarray(correct_a)[keep], np.asarray(correct_b)[keep]], axis=1)
-    full = np.stack([np.bincount(codes, weights=v, minlength=len(names)) for v in values.T], axis=1)
-    boot = bootstrap_sums(values, n_boot, seed, groups=codes)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        samples = (boot[..., 1] - boot[..., 2]) / boot[..., 0]
-    interval = percentile_interval((full[:, 1] - full[:, 2]) / full[:, 0], samples, level)
-    return pd.DataFrame({
-        "group": names, "n": full[:, 0].astype(int), "acc_a": full[:, 1] / full[:, 0],
-        "acc_b": full[:, 2] / full[:, 0], "difference": interval.estimate,
-        "low": interval.low, "high": interval.high,
-    })
+    correct = np.stack([np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)])
+    table = subdomain_differences_many(correct, groups, [(0, 1)], valid, n_boot, level, seed, missing)
+    return table.drop(columns=["model_a", "model_b"])
+
+
+def subdomain_differences_many(correct: np.ndarray, groups: np.ndarray, pairs: np.ndarray | None = None,
+                               valid: np.ndarray | None = None, n_boot: int = 1000, level: float = 0.95,
+                               seed: int = 0, missing: str | None = None,
+                               model_ids: list[str] | None = None) -> pd.DataFrame:
+    """Per-subdomain accuracy differences of many pairs of models in one call.
+
+    Pairs whose kept examples are the same (every pair, when all models answered every
+    example) share one set of bootstrap resamples: it is drawn once and the sums of all
+    those pairs come from the same matrix products. The numbers are identical to calling
+    :func:`subdomain_differences` pair by pair with the same seed (the bootstrap sums
+    are exact integers).
+
+    Args:
+        correct: Whether each model is right, shape (N, M).
+        groups: The subdomain of each example (any values; NaN or None where unknown),
+            shape (M,).
+        pairs: Model index pairs (a, b), shape (P, 2); all pairs i < j by default. For
+            many models against one reference, pass ``[(ref, m) for m in others]``.
+        valid: Where each model answered, shape (N, M), or examples every model answered,
+            shape (M,); all when None. A pair keeps the examples both models answered.
+        n_boot: Number of bootstrap samples.
+        level: Coverage of the intervals.
+        seed: Seed of the resampling.
+        missing: What to do with examples whose subdomain is missing: None (the
+            default) leaves them out; a name reports them as one more group of that
+            name, after the others.
+        model_ids: Names of the N models for the model columns; row indices by default.
+
+    Returns:
+        One row per pair and subdomain, pairs in the given order and subdomains sorted:
+        model_a, model_b, group, n, acc_a, acc_b, difference (acc_a - acc_b), low, high.
+
+    Example:
+        >>> correct = np.array([[1, 1, 0, 1], [1, 0, 0, 0], [0, 1, 1, 1]], dtype=bool)
+        >>> table = subdomain_differences_many(correct, ["x", "x", "y", None], [(0, 1), (0, 2)], n_boot=20)
+        >>> table[["model_a", "model_b", "group", "n", "difference"]].values.tolist()
+        [[0, 1, 'x', 2, 0.5], [0, 1, 'y', 1, 0.0], [0, 2, 'x', 2, 0.5], [0, 2, 'y', 1, -1.0]]
+    """
+    correct = np.asarray(correct, dtype=bool)
+    if correct.ndim != 2:
+        raise ValueError(f"correctness must have shape (models, examples), got {correct.shape}")
+    n_models, n_examples = correct.shape
+    groups = groups if isinstance(groups, np.ndarray) else np.asarray(groups, dtype=object)
+    if groups.shape != (n_examples,):
+        raise ValueError(f"groups has shape {groups.shape}, correctness {correct.shape}: "
+                         "one subdomain per example")
+    if valid is not None:
+        valid = np.asarray(valid, dtype=bool)
+        if valid.shape not in ((n_examples,), correct.shape):
+            raise ValueError(f"valid has shape {valid.shape}; use {(n_examples,)} or {correct.shape}")
+        valid = valid.reshape(-1, n_examples)
+    pairs = (np.stack(np.triu_indices(n_models, 1), axis=1) if pairs is None
+             else np.asarray(pairs, dtype=int).reshape(-1, 2))
+    absent = np.asarray(pd.isna(groups), dtype=bool)
+    names = list(range(n_models)) if model_ids is None else list(model_ids)
+
+    shared: dict[bytes, tuple[np.ndarray, list[int]]] = {}  # pairs by the examples they keep
+    for index, (a, b) in enumerate(pairs):
+        keep = ~absent if missing is None else np.ones(n_examples, dtype=bool)
+        if valid is not None:
+            keep = keep & (valid[0] if len(valid) == 1 else valid[a] & valid[b])
+        shared.setdefault(np.packbits(keep).tobytes(), (keep, []))[1].append(index)
+    tables: list[pd.DataFrame | None] = [None] * len(pairs)
+    for keep, members in shared.values():
+        for index, table in zip(members, _shared_differences(correct, pairs[members], groups, absent, keep,
+                                                             n_boot, level, seed, missing)):
+            a, b = pairs[index]
+            table.insert(0, "model_a", names[a])
+            table.insert(1, "model_b", names[b])
+            tables[index] = table
+    columns = ["model_a", "model_b", "group", "n", "acc_a", "acc_b", "difference", "low", "high"]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+
+
+_SUM_BUDGET = 1 << 24  # bootstrap sums (B x groups x pairs) held at once; pairs are chunked
+
+
+def _shared_differences(correct: np.ndarray, pairs: np.ndarray, groups: np.ndarray, absent: np.ndarray,
+                        keep: np.ndarray, n_boot: int, level: float, seed: int,
+                        missing: str | None) -> list[pd.DataFrame]:
+    """Subdomain tables of pairs that keep the same examples, from one set of resamples."""
+    rows = np.flatnonzero(keep)
+    codes, names = _subdomain_codes(groups[rows], absent[rows], missing)
+    n_groups = len(names)
+    n = np.bincount(codes, minlength=n_groups).astype(float)
+    right_a, right_b = correct[pairs[:, 0]][:, rows], correct[pairs[:, 1]][:, rows]
+    # per pair: sum of correct_a - correct_b over the examples of each group
+    difference = right_a.astype(np.int8) - right_b.astype(np.int8)
+    order, starts = _group_order(codes, n_groups)
+    position = np.empty(len(rows), dtype=np.intp)
+    position[order] = np.arange(len(rows))
+    chunk = max(1, _SUM_BUDGET // max(1, n_boot * n_groups) - 1)
+    weights = None if len(pairs) <= chunk or not len(rows) else _stored_weights(len(rows), n_boot, seed, position)
+    tail = (1 - level) / 2
+    tables = []
+    for start in range(0, len(pairs), chunk):
+        part = slice(start, start + chunk)
+        values = np.column_stack([np.ones(len(rows)), difference[part].T.astype(np.float64)])
+        if not len(rows):
+            samples = np.empty((n_boot, 0, values.shape[1] - 1))
+        else:
+            if weights is None:
+                sums = bootstrap_sums(values, n_boot, seed, groups=codes)
+            else:
+                sums = np.concatenate([_group_sums(w, values[order], starts) for w in weights])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                samples = sums[..., 1:] / sums[..., :1]  # (B, G, pairs)
+        low, high = nanquantile(samples, (tail, 1 - tail))
+        for column, (a_right, b_right) in enumerate(zip(right_a[part], right_b[part])):
+            sum_a = np.bincount(codes, weights=a_right, minlength=n_groups)
+            sum_b = np.bincount(codes, weights=b_right, minlength=n_groups)
+            tables.append(pd.DataFrame({
+                "group": names, "n": n.astype(int), "acc_a": sum_a / n, "acc_b": sum_b / n,
+                "difference": (sum_a - sum_b) / n, "low": low[:, column], "high": high[:, column],
+            }))
+    return tables
+
+
+def _subdomain_codes(values: np.ndarray, absent: np.ndarray, missing: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Code 0..G-1 per example for the sorted subdomains present; examples with a missing
+    subdomain (kept only when ``missing`` names them) get the last code."""
+    codes = np.full(len(values), -1, dtype=np.intp)
+    present, names = pd.factorize(values[~absent], sort=True)
+    codes[~absent] = present
+    names = np.asarray(names)
+    if absent.any():
+        codes[absent] = len(names)
+        names = np.append(names.astype(object), missing)
+    return codes, names
 
 
 def who_wins_where(store: Store, model_a: str, model_b: str, by: str = "superclass", split: str = "test",
-                   n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+                   n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+                   missing: str | None = None) -> pd.DataFrame:
     """Per-subdomain accuracy differences of a pair, and which model wins each subdomain.
+
+    The same as :func:`who_wins_where_many` for the one pair, without the model columns;
+    to compare many pairs, call that function once instead (identical numbers, one set
+    of bootstrap resamples).
 
     Args:
         store: The prediction store.
@@ -146,14 +290,45 @@ def who_wins_where(store: Store, model_a: str, model_b: str, by: str = "supercla
         n_boot: Number of bootstrap samples.
         level: Coverage of the intervals.
         seed: Seed of the resampling.
+        missing: Examples whose subdomain is missing (NaN or None, e.g. ImageNet-X
+            images without a top factor) are left out by default; a name reports them
+            as one more group of that name, after the others.
 
     Returns:
         The table of :func:`subdomain_differences` with the group column named ``by``
-        (classes in class order, by name) and a column ``winner``: the model whose accuracy is higher with the interval
-        excluding 0, else "neither".
+        (classes in class order, by name) and a column ``winner``: the model whose
+        accuracy is higher with the interval excluding 0, else ``"neither"``.
 
     Example:
         >>> who_wins_where(store, "resnet50", "clip-s", by="superclass")   # doctest: +SKIP
+    """
+    table = who_wins_where_many(store, [(model_a, model_b)], by, split, n_boot, level, seed, missing)
+    return table.drop(columns=["model_a", "model_b"])
+
+
+def who_wins_where_many(store: Store, pairs: list[tuple[str, str]], by: str = "superclass",
+                        split: str = "test", n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+                        missing: str | None = None) -> pd.DataFrame:
+    """:func:`who_wins_where` for many pairs at once, sharing the bootstrap resamples.
+
+    Args:
+        store: The prediction store.
+        pairs: (model_a, model_b) pairs, e.g. ``[(base, m) for m in others]``.
+        by: ``"class"`` (class names), or a column of the store's examples table.
+        split: The split.
+        n_boot: Number of bootstrap samples.
+        level: Coverage of the intervals.
+        seed: Seed of the resampling.
+        missing: Examples whose subdomain is missing are left out by default; a name
+            reports them as one more group of that name.
+
+    Returns:
+        One row per pair and subdomain: model_a, model_b, the subdomain (column named
+        ``by``), n, acc_a, acc_b, difference, low, high and winner; identical to
+        :func:`who_wins_where` pair by pair with the same seed.
+
+    Example:
+        >>> who_wins_where_many(store, [("resnet50", m) for m in others], by="class")  # doctest: +SKIP
     """
     examples = store.examples.iloc[store.rows(split)]
     if by == "class":
@@ -163,11 +338,15 @@ def who_wins_where(store: Store, model_a: str, model_b: str, by: str = "supercla
     else:
         columns = [c for c in examples.columns if c not in ("example_id", "split")]
         raise NorepError(f"no subdomain {by!r} in {store.path}; use 'class' or one of {columns}")
+    model_ids = list(dict.fromkeys(m for pair in pairs for m in pair))
+    index = {m: i for i, m in enumerate(model_ids)}
     labels = store.labels(split)
-    (pred_a, _), (pred_b, _) = store.top1(model_a, split), store.top1(model_b, split)
-    table = subdomain_differences(pred_a == labels, pred_b == labels, groups,
-                                  (pred_a >= 0) & (pred_b >= 0), n_boot, level, seed)
-    table["winner"] = np.select([table["low"] > 0, table["high"] < 0], [model_a, model_b], "neither")
+    predictions = np.stack([store.top1(m, split)[0] for m in model_ids]).reshape(len(model_ids), len(labels))
+    table = subdomain_differences_many(predictions == labels[None, :], groups,
+                                       [(index[a], index[b]) for a, b in pairs], predictions >= 0,
+                                       n_boot, level, seed, missing, model_ids)
+    table["winner"] = np.select([table["low"] > 0, table["high"] < 0],
+                                [table["model_a"], table["model_b"]], "neither")
     if by == "class":  # sorted by class index, shown by name
         table["group"] = np.asarray(store.classes, dtype=object)[table["group"].to_numpy(int)]
     return table.rename(columns={"group": by})
