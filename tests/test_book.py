@@ -190,12 +190,17 @@ def write_site(html: Path, chapter_body: str, figure: bool = True) -> Path:
     return html
 
 
+VERDICT = "<h2>Paper vs this book</h2><table><tr><td>claim</td></tr></table>"
+
+
 def test_check_build_accepts_a_page_with_its_figure(tmp_path):
-    book.check_build(write_site(tmp_path, '<img src="../../_images/fig.png" alt="">'))
+    book.check_build(write_site(tmp_path, '<img src="../../_images/fig.png" alt="">' + VERDICT))
 
 
 @pytest.mark.parametrize("body, figure, problem", [
-    ("<p>no outputs at all</p>", True, "zoo.html: no figure"),
+    ("<p>no outputs at all</p>" + VERDICT, True, "zoo.html: no figure"),
+    ('<img src="../../_images/fig.png"><table></table><h2>Paper vs this book</h2>', True,
+     "zoo.html: no 'Paper vs this book' table"),
     ('<img src="../../_images/fig.png">', False, "image ../../_images/fig.png is missing"),
     ('<img src="../../_images/fig.png"><div class="output traceback"><pre>KeyError</pre></div>', True,
      "shows an error output or a traceback"),

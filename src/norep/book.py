@@ -478,6 +478,9 @@ def _run(command: list, what: str) -> None:
                          f"{problems[0] if problems else f'exit code {result.returncode}'}")
 
 
+VERDICT_HEADING = "Paper vs this book"
+
+
 class _PageParser(HTMLParser):
     """Collect the images, the traceback outputs and the text of one HTML page."""
 
@@ -486,17 +489,22 @@ class _PageParser(HTMLParser):
         self.images: list[str] = []
         self.tracebacks = 0
         self.text: list[str] = []
+        self.verdict_heading = False
+        self.verdict_table = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         if tag == "img" and attributes.get("src"):
             self.images.append(attributes["src"])
+        if tag == "table" and self.verdict_heading:
+            self.verdict_table = True
         classes = (attributes.get("class") or "").split()
         if "output" in classes and ("traceback" in classes or "error" in classes):
             self.tracebacks += 1
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        self.verdict_heading = self.verdict_heading or VERDICT_HEADING in data
 
 
 def check_build(html_dir: str | os.PathLike) -> None:
@@ -504,8 +512,8 @@ def check_build(html_dir: str | os.PathLike) -> None:
 
     Cached ``.py`` notebooks can silently lose their outputs (MyST-NB issue 617), so
     the HTML itself is checked: every page under ``book/chapters/`` has an ``img`` whose
-    PNG or SVG file exists; no page has an error output or a Python traceback; every
-    local image exists.
+    PNG or SVG file exists and a table after its "Paper vs this book" heading; no page
+    has an error output or a Python traceback; every local image exists.
 
     Args:
         html_dir: The HTML folder, e.g. ``_build/html``.
@@ -529,6 +537,8 @@ def check_build(html_dir: str | os.PathLike) -> None:
         figures = [src for src in local if src.lower().endswith(FIGURE_SUFFIXES) and src not in missing]
         if page in chapters and not figures:
             problems.append(f"{name}: no figure (outputs lost or never produced)")
+        if page in chapters and not parser.verdict_table:
+            problems.append(f"{name}: no '{VERDICT_HEADING}' table")
     if problems:
         raise NorepError(f"{len(problems)} problem(s) in {html_dir}: " + "; ".join(problems))
     print(f"{html_dir}: {len(chapters)} chapter page(s) with figures, no error output")
