@@ -110,6 +110,6 @@ def test_run_chapter_with_profile_and_override(profile, tmp_path, monkeypatch):
 
 def test_failing_cell_is_one_line_naming_page_and_exception(profile, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
-    with pytest.raises(NorepError, match=r"zoo\.py: cell \d+ raised ValueError: base 'no-such-model' is not in") as error:
+    with pytest.raises(NorepError, match=r"zoo\.py: cell \d+ raised NorepError: base 'no-such-model' is not in") as error:
         book.run_chapter("zoo", tmp_path / "zoo.ipynb", profile=profile, parameters=[["base", "no-such-model"]])
     assert "\n" not in str(error.value)

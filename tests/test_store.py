@@ -166,3 +166,21 @@ def test_examples_need_unique_ids_and_valid_labels(tmp_path):
     bad.loc[0, "label"] = 5
     with pytest.raises(NorepError, match="labels must lie"):
         Store.create(tmp_path / "b", dataset="t", classes=CLASSES, examples=bad, fingerprint="f")
+
+
+def test_models_table_is_derived_from_verified_metadata(store):
+    store.add_model("a", {"architecture": "cnn"}, {"logits": logits(0)})
+    store.add_model("b", {"architecture": "vit"}, {"logits": logits(1)})
+    exported = pd.read_parquet(store.path / "models.parquet")
+    pd.testing.assert_frame_equal(exported, Store(store.path).models)
+    # A writer killed after committing the manifest but before the export: the export
+    # is stale, the store is not, and reopening for writing refreshes the export.
+    exported.iloc[:1].to_parquet(store.path / "models.parquet", index=False)
+    assert Store(store.path).model_ids == ["a", "b"]
+    Store.create(store.path, dataset="toy", classes=CLASSES, examples=examples(), fingerprint="f1")
+    pd.testing.assert_frame_equal(pd.read_parquet(store.path / "models.parquet"), Store(store.path).models)
+    # An edited meta.json is caught by its checksum.
+    meta = store.path / "models" / "a" / "meta.json"
+    meta.write_text(meta.read_text().replace("cnn", "mlp"))
+    with pytest.raises(NorepError, match="meta.json is corrupt"):
+        Store(store.path)

@@ -170,6 +170,9 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, fashion_mnist):
     one_line_error(run_cli("zoo", "train", good, "--store", blocker / "store"), "cannot write the store")
 
     store = train_zoo(good, tmp_path / "store")
+    changed = tiny_spec(tmp_path, "", "changed.yaml")
+    changed.write_text(changed.read_text().replace("epochs: 1, batch_size: 64", "epochs: 2, batch_size: 64"))
+    one_line_error(run_cli("zoo", "train", changed, "--store", store.path), "trained from another version")
     parquet = store.path / "examples.parquet"
     parquet.write_bytes(parquet.read_bytes()[:-10])
     one_line_error(run_cli("zoo", "train", good, "--store", store.path), "examples.parquet is corrupt")

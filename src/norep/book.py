@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -274,7 +275,7 @@ def cache_key(source: Path, parameters: dict, package_digest: str) -> str:
 
 
 def execute_notebook(
-    source: Path, output: Path, injected: dict, root: Path, metadata: dict | None = None
+    source: Path, output: Path, injected: dict, root: Path, metadata: Callable[[], dict] | None = None
 ) -> float:
     """Execute a notebook with papermill at the book's folder and write it to ``output``.
 
@@ -283,7 +284,8 @@ def execute_notebook(
         output: The executed ``.ipynb`` to write (also written while it runs).
         injected: Parameter values to inject after the parameters cell.
         root: The book's folder (the working directory of the kernel).
-        metadata: Stored under the notebook's ``norep`` metadata once it succeeded.
+        metadata: Called once the notebook succeeded; what it returns is stored under
+            the notebook's ``norep`` metadata (so it sees what the notebook created).
 
     Returns:
         The execution time in seconds. A failing cell is one error line naming the
@@ -308,7 +310,7 @@ def execute_notebook(
             f"{page}: cell {error.exec_count} raised {error.ename}: {message[0] if message else ''} "
             f"(traceback in {output})"
         ) from None
-    notebook.metadata["norep"] = metadata or {}
+    notebook.metadata["norep"] = metadata() if metadata else {}
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     nbformat.write(notebook, tmp)
     os.replace(tmp, output)
@@ -373,12 +375,14 @@ def build_book(profile: str | os.PathLike | None = None, output: str | os.PathLi
             bar.set_postfix_str(page.docname)
             declared = notebook_parameters(page.source)
             injected = {key: value for key, value in values.items() if key in declared}
-            key = cache_key(page.source, {**declared, **injected}, package_digest)
+            parameters = {**declared, **injected}
             target = output / "executed" / name / f"{page.docname}.ipynb"
-            if _cached_key(target) == key:
+            if _cached_key(target) == cache_key(page.source, parameters, package_digest):
                 bar.write(f"{page.docname}: unchanged, cached")
             else:
-                metadata = {"cache_key": key, "profile": name}
+                # Keyed after the run: a page may fill its own store (an import) as it runs.
+                metadata = lambda: {  # noqa: E731
+                    "cache_key": cache_key(page.source, parameters, package_digest), "profile": name}
                 seconds = execute_notebook(page.source, target, injected, root, metadata)
                 bar.write(f"{page.docname}: executed in {seconds:.1f} s")
             executed[page.docname] = target

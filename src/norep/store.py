@@ -3,17 +3,20 @@
 Layout of a store directory::
 
     manifest.json          dataset (name, fingerprint, classes), versions, model order,
-                           and the sha256 of every other file
+                           and the sha256 of every other file but models.parquet
     examples.parquet       one row per example: example_id, label, split, subdomains
-    models.parquet         one row per model: model_id and its metadata
     models/<id>/meta.json  the model's metadata
+    models.parquet         one row per model: the metadata as one table, for readers
+                           outside norep (norep reads the verified meta.json files)
     models/<id>/<name>.npy one row per example, aligned with examples.parquet:
                            logits (N x C), embeddings (N x D), or, for models that
                            only give a top-1 answer, predictions (N) and, where known, confidences (N)
 
 Every write is atomic (temporary file or directory, then rename) and the manifest is
-written last, so a killed writer leaves either the old or the new store, and a model
-whose directory is not in the manifest counts as unfinished.
+the commit point, so a killed writer leaves either the old or the new store, and a model
+whose directory is not in the manifest counts as unfinished. ``models.parquet`` is
+derived from the committed metadata and rewritten after the manifest (and when a
+store is reopened for writing), so no kill can leave it disagreeing with a checksum.
 """
 
 from __future__ import annotations
@@ -122,11 +125,7 @@ class Store:
             )
         self._verified: set[str] = set()
         self.examples = pd.read_parquet(self._verified_path(EXAMPLES))
-        self.models = (
-            pd.read_parquet(self._verified_path(MODELS))
-            if MODELS in self.manifest["files"]
-            else pd.DataFrame({"model_id": pd.Series([], dtype=str)})
-        )
+        self.models = _models_table([self._read_meta(m) for m in self.manifest["models"]])
 
     # -- creation and writing -------------------------------------------------------
 
@@ -184,6 +183,7 @@ class Store:
                     f"fingerprint {store.manifest['dataset']['fingerprint'][:12]}); "
                     "use another --store"
                 )
+            store._export_models_table()
             return store
         examples = examples.reset_index(drop=True).astype({"example_id": str, "split": str})
         _write_table(path / EXAMPLES, examples)
@@ -234,15 +234,15 @@ class Store:
         if model_id not in manifest["models"]:
             manifest["models"].append(model_id)
         metas = [self._read_meta(m) if m != model_id else meta for m in manifest["models"]]
-        models = pd.DataFrame([_flatten(m) for m in metas])
-        models = models[["model_id"] + [c for c in models.columns if c != "model_id"]]
-        _write_table(self.path / MODELS, models)
-        manifest["files"][MODELS] = sha256_file(self.path / MODELS)
         manifest["versions"] = _versions()
         atomic_write_bytes(self.path / MANIFEST, _dump_json(manifest))
         self.manifest = manifest
-        self.models = models
-        self._verified = {k for k in self._verified if not k.startswith(prefix)} | {MODELS}
+        self.models = _models_table(metas)
+        self._verified = {k for k in self._verified if not k.startswith(prefix)} | {prefix + "meta.json"}
+        self._export_models_table()
+
+    def _export_models_table(self) -> None:
+        _write_table(self.path / MODELS, self.models)
 
     def _check_arrays(self, model_id: str, arrays: dict[str, np.ndarray]) -> None:
         unknown = set(arrays) - set(ARRAY_NAMES)
@@ -401,6 +401,14 @@ class Store:
 
 def _dump_json(value: dict) -> bytes:
     return (json.dumps(value, indent=1, sort_keys=True) + "\n").encode()
+
+
+def _models_table(metas: list[dict]) -> pd.DataFrame:
+    """Return one row per model, ``model_id`` first, nested values as JSON strings."""
+    if not metas:
+        return pd.DataFrame({"model_id": pd.Series([], dtype=str)})
+    models = pd.DataFrame([_flatten(m) for m in metas])
+    return models[["model_id"] + sorted(c for c in models.columns if c != "model_id")]
 
 
 def _flatten(meta: dict) -> dict:

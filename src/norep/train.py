@@ -103,6 +103,12 @@ def _train_one(member: Member, spec: ZooSpec, store: Store, data: TrainingData, 
                f"  test {meta['test_accuracy']:.4f}  {seconds:6.1f} s")
 
 
+def _same_recipe(stored: dict, member: Member) -> bool:
+    """Return whether a stored model was trained from this spec entry's methodology."""
+    return all(stored.get(key) == value for key, value in member.as_meta().items()
+               if key in ("architecture", "objective", "training_data", "seed", "hyperparameters"))
+
+
 def train_zoo(spec_path: str | Path, store_path: str | Path, data_path: str | Path | None = None,
               only: list[str] | None = None) -> Store:
     """Train every member of a zoo spec that the store does not hold yet.
@@ -128,6 +134,10 @@ def train_zoo(spec_path: str | Path, store_path: str | Path, data_path: str | Pa
                          examples=examples_table(fashion, splits),
                          fingerprint=split_fingerprint(fashion, spec.splits))
     images, labels = store_images(fashion, splits), store.examples["label"].to_numpy()
+    for member in spec.members:
+        if store.has_model(member.id) and not _same_recipe(store.meta(member.id), member):
+            raise NorepError(f"{store.path} holds a {member.id!r} trained from another version of its spec "
+                             "entry; train into a new --store (or delete that store)")
     todo = [m for m in spec.members if not store.has_model(m.id)]
     if len(todo) < len(spec.members):
         tqdm.write(f"{store.path}: {len(spec.members) - len(todo)} of {len(spec.members)} models done, "
