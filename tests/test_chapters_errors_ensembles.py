@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from norep import book, plots
 from norep.zoo import Methodology, divergence_category
+from notebook_checks import output_text, outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ("error_inconsistency", "ensembles")
@@ -67,22 +68,6 @@ def executed(tmp_path_factory):
                 ["store", str(store.path)], ["base", "base"], ["band", "0.05"], ["n_bootstrap", "50"]])
             notebooks[chapter] = nbformat.read(path, as_version=4)
     return notebooks
-
-
-def outputs(notebook):
-    """Every output of every code cell, in order."""
-    return [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
-
-
-def output_text(notebook) -> str:
-    """The text, Markdown and HTML of every output, joined."""
-    parts = []
-    for output in outputs(notebook):
-        if output.output_type == "stream":
-            parts.append(output.text)
-        for kind in ("text/plain", "text/markdown", "text/html"):
-            parts.append(output.get("data", {}).get(kind, ""))
-    return "\n".join(parts)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

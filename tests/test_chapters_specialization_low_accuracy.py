@@ -21,6 +21,7 @@ import pytest
 from conftest import make_synthetic_store
 
 from norep import book, plots
+from notebook_checks import output_text, outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ("specialization", "low_accuracy")
@@ -62,22 +63,6 @@ def executed(tmp_path_factory):
             ])
             notebooks[chapter] = nbformat.read(path, as_version=4)
     return notebooks
-
-
-def outputs(notebook):
-    """Every output of every code cell, in order."""
-    return [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
-
-
-def output_text(notebook) -> str:
-    """The text, Markdown and HTML of every output, joined."""
-    parts = []
-    for output in outputs(notebook):
-        if output.output_type == "stream":
-            parts.append(output.text)
-        for kind in ("text/plain", "text/markdown", "text/html"):
-            parts.append(output.get("data", {}).get(kind, ""))
-    return "\n".join(parts)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

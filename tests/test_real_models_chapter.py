@@ -17,6 +17,7 @@ import pytest
 
 from norep import book
 from norep.importers.model_vs_human import DATASETS
+from notebook_checks import output_text, outputs
 
 pytestmark = pytest.mark.notebooks
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,22 +43,6 @@ def executed(tmp_path_factory):
             ["model_vs_human_source", str(MODEL_VS_HUMAN)],
         ])
     return nbformat.read(path, as_version=4), folder
-
-
-def outputs(notebook):
-    """Every output of every code cell, in order."""
-    return [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
-
-
-def output_text(notebook) -> str:
-    """The text, Markdown and HTML of every output, joined."""
-    parts = []
-    for output in outputs(notebook):
-        if output.output_type == "stream":
-            parts.append(output.text)
-        for kind in ("text/plain", "text/markdown", "text/html"):
-            parts.append(output.get("data", {}).get(kind, ""))
-    return "\n".join(parts)
 
 
 def test_parameters_cell_names_the_stores_and_sources():
