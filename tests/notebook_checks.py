@@ -15,3 +15,11 @@ def output_text(notebook) -> str:
         for kind in ("text/plain", "text/markdown", "text/html"):
             parts.append(output.get("data", {}).get(kind, ""))
     return "\n".join(parts)
+
+
+def assert_no_error_or_stderr(notebook) -> None:
+    """Fail on an error output or on anything written to stderr (a warning in the book build)."""
+    errors = [output for output in outputs(notebook) if output.output_type == "error"]
+    assert not errors, f"{errors[0].ename}: {errors[0].evalue}"
+    stderr = [o.text for o in outputs(notebook) if o.output_type == "stream" and o.name == "stderr"]
+    assert not stderr, f"the chapter writes to stderr (a Sphinx warning in the book build): {stderr[0][:300]}"

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from norep import book, plots
 from norep.zoo import Methodology, divergence_category
-from notebook_checks import output_text, outputs
+from notebook_checks import assert_no_error_or_stderr, output_text, outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ("error_inconsistency", "ensembles")
@@ -79,11 +79,7 @@ def test_parameters_cell(chapter):
 @pytest.mark.notebooks
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_runs_without_errors_or_stderr(executed, chapter):
-    notebook = executed[chapter]
-    errors = [output for output in outputs(notebook) if output.output_type == "error"]
-    assert not errors, f"{errors[0].ename}: {errors[0].evalue}"
-    stderr = [o.text for o in outputs(notebook) if o.output_type == "stream" and o.name == "stderr"]
-    assert not stderr, f"the chapter writes to stderr (a Sphinx warning in the book build): {stderr[0][:300]}"
+    assert_no_error_or_stderr(executed[chapter])
 
 
 @pytest.mark.notebooks

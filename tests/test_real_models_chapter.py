@@ -17,7 +17,7 @@ import pytest
 
 from norep import book
 from norep.importers.model_vs_human import DATASETS
-from notebook_checks import output_text, outputs
+from notebook_checks import assert_no_error_or_stderr, output_text, outputs
 
 pytestmark = pytest.mark.notebooks
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,10 +55,7 @@ def test_parameters_cell_names_the_stores_and_sources():
 
 def test_chapter_runs_without_errors_or_stderr(executed):
     notebook, _ = executed
-    errors = [output for output in outputs(notebook) if output.output_type == "error"]
-    assert not errors, f"{errors[0].ename}: {errors[0].evalue}"
-    stderr = [output.text for output in outputs(notebook) if output.output_type == "stream" and output.name == "stderr"]
-    assert not stderr, f"the chapter writes to stderr (a Sphinx warning in the book build): {stderr[0][:300]}"
+    assert_no_error_or_stderr(notebook)
 
 
 def test_chapter_has_its_figures(executed):
