@@ -18,7 +18,7 @@ venv: $(INSTALLED)
 
 ## Fashion-MNIST: found where norep looks, else the Debian package (as root), else downloaded.
 data: venv
-	@$(BIN)/python -c "from norep.data import find_fashion_mnist as f; print('Fashion-MNIST:', f())" \
+	@$(BIN)/python -c "from norep.datasets.fashion_mnist import find_fashion_mnist as f; print('Fashion-MNIST:', f())" \
 	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	       && (apt-get install -y -q dataset-fashion-mnist || (apt-get update -q && apt-get install -y -q dataset-fashion-mnist)); } \
 	  || $(BIN)/norep data download

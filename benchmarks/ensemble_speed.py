@@ -1,6 +1,6 @@
 """Benchmark: accuracy of every two-model ensemble of a zoo, fast versus dense averaging.
 
-Compares :func:`norep.ensembles.pairwise_ensembles` (top-k candidates with a bound, dense
+Compares :func:`norep.analysis.ensembles.pairwise_ensembles` (top-k candidates with a bound, dense
 fallback where the bound does not decide) with dense averaging: argmax(p_a + p_b) over
 all C classes for every pair (the argmax of the average, without the division), on
 synthetic float32 probabilities of N models, M examples and C classes. The two must
@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 from common import best_time, conditions, finish, size_parser
 
-from norep.calibration import softmax
-from norep.ensembles import pairwise_ensembles
+from norep.analysis.ensembles import pairwise_ensembles
+from norep.store import softmax
 
 TARGET_RATIO = 10.0
 

@@ -1,6 +1,6 @@
 """Benchmark: all-pairs error inconsistency, kappa and disagreement of a whole zoo.
 
-Compares :func:`norep.metrics.pair_metrics` (matrix products over the zoo) with a
+Compares :func:`norep.analysis.pairs.pair_metrics` (matrix products over the zoo) with a
 per-pair numpy loop on a synthetic zoo of N models, M examples and C classes. The loop is
 timed on a random sample of pairs and extrapolated to all N (N - 1) / 2 pairs; both give
 the same numbers on the sampled pairs (checked). Each is timed ``--repeat`` times: the
@@ -21,7 +21,7 @@ import os
 import numpy as np
 from common import conditions, finish, size_parser, timings
 
-from norep.metrics import pair_metrics
+from norep.analysis.pairs import pair_metrics
 
 METRICS = ("error_inconsistency", "kappa", "disagreement")
 TARGET_SECONDS = 5.0
@@ -51,7 +51,7 @@ def synthetic_zoo(n_models: int, n_examples: int, n_classes: int, seed: int = 0)
 
 
 def fast(labels: np.ndarray, predictions: np.ndarray) -> dict[str, np.ndarray]:
-    """All pairs at once with :func:`norep.metrics.pair_metrics`."""
+    """All pairs at once with :func:`norep.analysis.pairs.pair_metrics`."""
     return pair_metrics(predictions == labels[None, :], predictions, metrics=METRICS)
 
 

@@ -54,7 +54,7 @@ def make_synthetic_store(path, n_classes: int = 5, n_calibration: int = 300, n_t
 @pytest.fixture(scope="session")
 def fashion_mnist():
     """The real Fashion-MNIST folder; CI installs it, elsewhere tests skip without it."""
-    from norep.data import find_fashion_mnist
+    from norep.datasets.fashion_mnist import find_fashion_mnist
     from norep.errors import NorepError
 
     try:
@@ -68,7 +68,7 @@ def fashion_mnist():
 @pytest.fixture(scope="session")
 def ci_store(fashion_mnist) -> Store:
     """The CI-profile mini zoo at runs/fashion_mnist_ci, trained (or resumed) once per session."""
-    from norep.train import train_zoo
+    from norep.producers.train import train_zoo
 
     return train_zoo("zoos/fashion_mnist_ci.yaml", "runs/fashion_mnist_ci")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from norep.errors import NorepError
-from norep.importers import import_predictions
+from norep.producers.importers import import_predictions
 
 
 def assert_refused(kind: str, path: Path | None, store: Path, message: str) -> None:

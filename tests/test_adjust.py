@@ -7,9 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from norep.adjust import accuracy_adjusted, adjusted_diversity, band_models
+from norep.analysis.adjust import accuracy_adjusted
+from norep.analysis.pairs import pair_metrics
+from norep.book.views import adjusted_diversity, band_models
 from norep.errors import NorepError
-from norep.metrics import pair_metrics
+from norep.store import read_outcomes
 
 
 def zoo(n_models: int = 12, n_examples: int = 2000, seed: int = 0) -> np.ndarray:
@@ -21,7 +23,7 @@ def zoo(n_models: int = 12, n_examples: int = 2000, seed: int = 0) -> np.ndarray
 
 
 def test_band_keeps_models_within_the_accuracy_range(synthetic_store):
-    accuracy = synthetic_store.correct("test").mean(axis=1)
+    accuracy = read_outcomes(synthetic_store, "test").correct.mean(axis=1)
     low, high = np.sort(accuracy)[1], np.sort(accuracy)[3]
     kept = band_models(synthetic_store, low, high)
     assert kept == [m for m, a in zip(synthetic_store.model_ids, accuracy) if low <= a <= high]
@@ -82,6 +84,6 @@ def test_store_wrapper_reports_named_pairs(synthetic_store):
     assert table.columns.tolist() == ["model_a", "model_b", "acc_a", "acc_b", "error_inconsistency",
                                       "expected", "adjusted", "low", "high"]
     assert table["model_b"].tolist() == synthetic_store.model_ids[1:]
-    accuracy = synthetic_store.correct("test").mean(axis=1)
+    accuracy = read_outcomes(synthetic_store, "test").correct.mean(axis=1)
     np.testing.assert_allclose(table["acc_b"], accuracy[1:])
     np.testing.assert_allclose(table["adjusted"], table["error_inconsistency"] - table["expected"])

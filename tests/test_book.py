@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from norep import book
+from norep.book import build as book
 from norep.cli import main
 from norep.errors import NorepError
 
@@ -144,7 +144,7 @@ def test_package_change_changes_the_cache_key(tmp_path, tiny_book):
     (package / "metrics_extra.py").write_text("X = 1\n")
     assert book.tree_digest(package) != before
     (package / "metrics_extra.py").unlink()
-    (package / "store.py").write_text((package / "store.py").read_text() + "\n# edited\n")
+    (package / "store" / "store.py").write_text((package / "store" / "store.py").read_text() + "\n# edited\n")
     after = book.tree_digest(package)
     assert after != before and book.cache_key(chapter, parameters, after) != key
     assert book.cache_key(chapter, parameters, before) == key

@@ -14,9 +14,9 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-
 from conftest import make_synthetic_store
-from norep import book
+
+from norep.book import build as book
 from norep.errors import NorepError
 
 pytestmark = pytest.mark.notebooks

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.support.wait import WebDriverWait
-
 from test_book_build import book_folder, build, make_profile
 
 pytestmark = pytest.mark.browser

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import scipy.special
 
-from norep.calibration import (
-    calibration_table, expected_calibration_error, fit_temperature, fit_temperatures, nll, softmax,
-)
-from norep.store import Store
+from norep.analysis.calibration import expected_calibration_error, fit_temperature, nll
+from norep.book.views import calibration_table, fit_temperatures
+from norep.store import Store, softmax
 
 
 def overconfident(n: int, n_classes: int = 10, scale: float = 4.0, seed: int = 0):

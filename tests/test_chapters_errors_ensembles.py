@@ -19,10 +19,14 @@ import pytest
 from conftest import make_synthetic_store
 from matplotlib.colors import same_color
 from matplotlib.figure import Figure
-
-from norep import book, plots
-from norep.zoo import Methodology, divergence_category
 from notebook_checks import assert_no_error_or_stderr, output_text, outputs
+
+from norep.book import build as book
+from norep.book.plots import categories as plots_categories
+from norep.book.plots import ensembles as plots_ensembles
+from norep.book.plots.style import CATEGORY_COLORS
+from norep.zoo import Methodology, divergence_category
+from norep.zoo.roster import BASE_LABEL, CONTROL_LABEL
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ("error_inconsistency", "ensembles")
@@ -73,7 +77,7 @@ def executed(tmp_path_factory):
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_parameters_cell(chapter):
     parameters = book.notebook_parameters(ROOT / "book" / "chapters" / f"{chapter}.py")
-    assert set(parameters) == {"store", "base", "band", "seed", "n_bootstrap", "device"}
+    assert set(parameters) == {"store", "base", "band", "seed", "n_bootstrap"}
 
 
 @pytest.mark.notebooks
@@ -133,7 +137,7 @@ def test_category_metrics_draws_one_panel_per_metric():
     summary = pairs.groupby("category")[["error_inconsistency", "kappa"]].mean()
     for metric in ("error_inconsistency", "kappa"):
         summary[f"{metric}_low"], summary[f"{metric}_high"] = summary[metric] - 0.01, summary[metric] + 0.01
-    fig = plots.category_metrics(pairs, {"all partners": summary},
+    fig = plots_categories.category_metrics(pairs, {"all partners": summary},
                                  {"error_inconsistency": "error inconsistency", "kappa": "kappa"},
                                  {"kappa": [(0.5, "control")]}, title="Fig 1")
     assert isinstance(fig, Figure) and len(fig.axes) == 2
@@ -145,19 +149,19 @@ def test_category_metrics_draws_one_panel_per_metric():
 
 def test_pair_heatmap_orders_models_and_colors_groups():
     matrix = np.array([[np.nan, 0.1, 0.2], [0.1, np.nan, 0.3], [0.2, 0.3, np.nan]])
-    fig = plots.pair_heatmap({"error inconsistency": matrix, "kappa": 1 - matrix}, ["base", "seed", "clip"],
-                             [plots.BASE_LABEL, "Reinit", "Dataset"], cmaps={"kappa": "viridis_r"})
+    fig = plots_categories.pair_heatmap({"error inconsistency": matrix, "kappa": 1 - matrix}, ["base", "seed", "clip"],
+                             [BASE_LABEL, "Reinit", "Dataset"], cmaps={"kappa": "viridis_r"})
     heatmaps = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in heatmaps] == ["error inconsistency", "kappa"]
     ticks = heatmaps[0].get_yticklabels()
     assert [t.get_text() for t in ticks] == ["base", "seed", "clip"]
-    assert same_color(ticks[2].get_color(), plots.CATEGORY_COLORS["Dataset"])
+    assert same_color(ticks[2].get_color(), CATEGORY_COLORS["Dataset"])
     plt.close(fig)
 
 
 def test_improvement_vs_inconsistency_draws_fits_with_r():
     pairs = pair_table()
-    fig = plots.improvement_vs_inconsistency({"base pairs": pairs, "all pairs": pairs},
+    fig = plots_ensembles.improvement_vs_inconsistency({"base pairs": pairs, "all pairs": pairs},
                                              {"base pairs": {"all": (0.3, -0.01, 0.99)}})
     assert len(fig.axes) == 2
     assert fig.axes[0].get_xlabel() == "error inconsistency (% of test examples)"
@@ -168,12 +172,12 @@ def test_improvement_vs_inconsistency_draws_fits_with_r():
 
 
 def test_temperature_effect_has_three_panels():
-    calibration = pd.DataFrame({"label": ["base", "seed"], "group": [plots.BASE_LABEL, "Reinit"],
+    calibration = pd.DataFrame({"label": ["base", "seed"], "group": [BASE_LABEL, "Reinit"],
                                 "nll_before": [0.5, 0.6], "nll_after": [0.4, 0.5],
                                 "ece_before": [0.05, 0.06], "ece_after": [0.01, 0.02]})
-    ensembles = pd.DataFrame({"group": ["Reinit", plots.CONTROL_LABEL], "accuracy_unscaled": [0.8, 0.7],
+    ensembles = pd.DataFrame({"group": ["Reinit", CONTROL_LABEL], "accuracy_unscaled": [0.8, 0.7],
                               "accuracy_scaled": [0.81, 0.7]})
-    fig = plots.temperature_effect(calibration, ensembles)
+    fig = plots_ensembles.temperature_effect(calibration, ensembles)
     assert len(fig.axes) == 3
     assert fig.axes[0].get_xlabel() == "test NLL (nats)"
     assert fig.axes[2].get_ylabel() == "ensemble accuracy, T fitted (%)"

@@ -5,7 +5,7 @@ The notebook tests execute both chapters once per module with papermill (through
 models of ``make_synthetic_store`` (one partner of the base per divergence category),
 plus a strong anchor, a weak differently trained model and an accuracy control, with
 the metadata columns the chapters read (``role``, ``display_name``). The plot tests are
-fast unit tests of the figure functions these chapters add to ``norep.plots``.
+fast unit tests of the figure functions these chapters add to ``norep.book.plots``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_synthetic_store
-
-from norep import book, plots
 from notebook_checks import assert_no_error_or_stderr, output_text, outputs
+
+from norep.book import build as book
+from norep.book.plots import greedy as plots_greedy
+from norep.book.plots import specialization as plots_specialization
+from norep.zoo.roster import BASE_LABEL, CONTROL_LABEL
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ("specialization", "low_accuracy")
@@ -68,7 +71,7 @@ def executed(tmp_path_factory):
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_parameters_cell_takes_the_profile_keys(chapter):
     parameters = book.notebook_parameters(ROOT / "book" / "chapters" / f"{chapter}.py")
-    assert {"store", "base", "band", "seed", "n_bootstrap", "device"} <= set(parameters)
+    assert {"store", "base", "band", "seed", "n_bootstrap"} <= set(parameters)
 
 
 @pytest.mark.notebooks
@@ -126,7 +129,7 @@ def _angles(rng, panels):
 
 
 def test_theta_histograms_one_panel_per_pair():
-    figure = plots.theta_histograms(_angles(np.random.default_rng(0), [("r", "Reinit"), ("d", "Dataset")]))
+    figure = plots_specialization.theta_histograms(_angles(np.random.default_rng(0), [("r", "Reinit"), ("d", "Dataset")]))
     axes = [ax for ax in figure.axes if ax.get_visible()]
     assert len(axes) == 2
     assert [ax.get_title() for ax in axes] == ["r", "d"]
@@ -135,12 +138,12 @@ def test_theta_histograms_one_panel_per_pair():
 
 
 def test_pair_effects_marks_out_of_band_and_controls():
-    table = pd.DataFrame({"label": ["a", "b", "c"], "group": ["Reinit", "Dataset", plots.CONTROL_LABEL],
+    table = pd.DataFrame({"label": ["a", "b", "c"], "group": ["Reinit", "Dataset", CONTROL_LABEL],
                           "value": [55.0, 70.0, 52.0], "low": [50.0, 65.0, 47.0], "high": [60.0, 75.0, 57.0],
                           "in_band": [True, False, True]})
-    figure = plots.pair_effects(table, "share (%)", reference=50)
+    figure = plots_specialization.pair_effects(table, "share (%)", reference=50)
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert {"Reinit", "Dataset", plots.CONTROL_LABEL, "out of band"} <= set(labels)
+    assert {"Reinit", "Dataset", CONTROL_LABEL, "out of band"} <= set(labels)
     ax = figure.axes[0]
     by_height = dict(zip(ax.get_yticks(), (tick.get_text() for tick in ax.get_yticklabels())))
     assert [by_height[y] for y in sorted(by_height, reverse=True)] == ["a", "b", "c"]  # first row on top
@@ -157,7 +160,7 @@ def test_subdomain_wins_layout(n_subdomains, stacked):
         "low": difference - 1, "high": difference + 1,
         "winner": np.select([difference > 1, difference < -1], ["a", "b"], "neither"),
     })
-    figure = plots.subdomain_wins(table)
+    figure = plots_specialization.subdomain_wins(table)
     axes = figure.axes
     assert len(axes) == 2
     figure.canvas.draw()
@@ -169,10 +172,10 @@ def test_subdomain_wins_layout(n_subdomains, stacked):
 def test_greedy_curves_and_ensemble_gains():
     steps = pd.DataFrame({"panel": ["A"] * 3 + ["B"] * 2, "size": [1, 2, 3, 1, 2],
                           "name": ["A", "x", "y", "B", "z"],
-                          "group": [plots.BASE_LABEL, "Dataset", "Architecture", plots.BASE_LABEL, "Reinit"],
+                          "group": [BASE_LABEL, "Dataset", "Architecture", BASE_LABEL, "Reinit"],
                           "member_accuracy": [90, 85, 84, 89, 86], "ensemble_accuracy": [90, 91, 91.5, 89, 89.5],
                           "low": [90, 90.5, 91, 89, 89], "high": [90, 91.5, 92, 89, 90]})
-    figure = plots.greedy_curves(steps, cap=87, ncols=1)
+    figure = plots_greedy.greedy_curves(steps, cap=87, ncols=1)
     visible = [ax for ax in figure.axes if ax.get_visible()]
     assert len(visible) == 2
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
@@ -180,8 +183,8 @@ def test_greedy_curves_and_ensemble_gains():
     plt.close(figure)
     gains = pd.DataFrame({"panel": ["A", "A", "B"], "accuracy": [80.0, 85.0, 82.0], "gain": [0.5, -0.2, 1.0],
                           "low": [0.1, -0.5, 0.4], "high": [0.9, 0.1, 1.6],
-                          "group": ["Dataset", plots.CONTROL_LABEL, "Reinit"], "label": ["x", "c", "z"]})
-    figure = plots.ensemble_gains(gains)
+                          "group": ["Dataset", CONTROL_LABEL, "Reinit"], "label": ["x", "c", "z"]})
+    figure = plots_greedy.ensemble_gains(gains)
     assert len(figure.axes) == 2
     assert [t.get_text() for t in figure.axes[0].texts] == ["x", "c"]
     plt.close(figure)

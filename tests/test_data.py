@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from norep import data
+from norep.datasets import fashion_mnist as data
 from norep.errors import NorepError
 
 

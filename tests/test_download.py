@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from norep import download
-from norep.download import cache_dir, fetch, fetch_files
+from norep.datasets import download
+from norep.datasets.download import cache_dir, fetch, fetch_files
 from norep.errors import NorepError
 
 CONTENT = b"file_name,label\nILSVRC2012_val_00000001.JPEG,65\n" * 1000

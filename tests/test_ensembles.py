@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import scipy.special
 
-from norep.calibration import fit_temperatures
-from norep.ensembles import (
-    ensemble_predictions, greedy_ensemble, greedy_selection, member_scores, pairwise_ensembles,
-    zoo_ensembles, zoo_scores,
+from norep.analysis.ensembles import (
+    ensemble_predictions,
+    greedy_selection,
+    pairwise_ensembles,
 )
+from norep.book.views import fit_temperatures, greedy_ensemble, zoo_ensembles
 from norep.errors import NorepError
-from norep.store import Store
+from norep.store import Store, read_scores, scaled_scores
 
 
 def dense_pairs(scores: np.ndarray, labels: np.ndarray):
@@ -62,19 +63,19 @@ def test_hand_worked_pair():
 
 def test_member_scores_and_ensemble_predictions():
     logits = np.random.default_rng(0).normal(size=(3, 50, 6))
-    probabilities = member_scores(logits[0], 2.0)
+    probabilities = scaled_scores(logits[0], 2.0)
     np.testing.assert_allclose(probabilities, scipy.special.softmax(logits[0] / 2, axis=1), rtol=1e-5)
-    np.testing.assert_allclose(member_scores(logits[0], 2.0, "logits"), logits[0] / 2, rtol=1e-6)
+    np.testing.assert_allclose(scaled_scores(logits[0], 2.0, "logits"), logits[0] / 2, rtol=1e-6)
     with pytest.raises(ValueError, match="unknown ensemble rule"):
-        member_scores(logits[0], rule="vote")
-    scores = np.stack([member_scores(z) for z in logits])
+        scaled_scores(logits[0], rule="vote")
+    scores = np.stack([scaled_scores(z) for z in logits])
     np.testing.assert_array_equal(ensemble_predictions(scores), scores.mean(axis=0).argmax(axis=1))
 
 
 def test_zoo_ensembles_use_calibrated_probabilities(synthetic_store):
     pairs = zoo_ensembles(synthetic_store)
     temperatures = fit_temperatures(synthetic_store)
-    scores = zoo_scores(synthetic_store, synthetic_store.model_ids, "test", temperatures)
+    scores = read_scores(synthetic_store, synthetic_store.model_ids, "test", temperatures)
     for row, model_id in enumerate(synthetic_store.model_ids):
         expected = scipy.special.softmax(synthetic_store.logits(model_id, "test") / temperatures[model_id], axis=1)
         np.testing.assert_allclose(scores[row], expected, rtol=1e-5, atol=1e-7)
@@ -135,6 +136,6 @@ def test_greedy_ensemble_reports_each_step_on_the_test_split(synthetic_store):
     labels = synthetic_store.labels("test")
     for step, row in table.iterrows():
         members = table["model_id"].tolist()[:step + 1]
-        scores = zoo_scores(synthetic_store, members, "test", temperatures)
+        scores = read_scores(synthetic_store, members, "test", temperatures)
         assert row.ensemble_accuracy == pytest.approx(np.mean(scores.sum(axis=0).argmax(axis=1) == labels))
     assert table["step"].tolist() == [1, 2, 3]

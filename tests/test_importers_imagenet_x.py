@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from importer_checks import assert_refused
 
 from norep.cli import main
-from norep.importers import import_predictions
-from norep.importers.imagenet_x import UPSTREAM, class_range
-from norep.store import Store
-from importer_checks import assert_refused
+from norep.datasets.imagenet import class_range
+from norep.producers.importers import import_predictions
+from norep.producers.importers.imagenet_x import UPSTREAM
+from norep.store import Store, read_outcomes, top1
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "imagenet-x"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared copies not found at {SHARED}")
@@ -47,21 +48,21 @@ def test_hand_worked_import(tmp_path):
     assert store.model_ids == ["DINO", "ResNet50"]
     assert store.examples["example_id"].tolist() == sorted(HAND)
     assert store.examples["split"].unique().tolist() == ["test"]
-    correct = store.correct()
+    correct = read_outcomes(store, None).correct
     # ResNet50 right on images 1, 2, 4 (3/5); DINO on 1, 3, 4, 14 (4/5).
     assert correct[1].tolist() == [True, True, False, True, False]
     assert correct[0].tolist() == [True, False, True, True, True]
     both, exactly_one = (correct[0] & correct[1]).sum(), (correct[0] ^ correct[1]).sum()
     assert (both, exactly_one) == (2, 3)
-    predictions, confidences = store.top1("ResNet50")
+    predictions, confidences = top1(store, "ResNet50")
     assert predictions.tolist() == [65, 970, 231, 809, 0]
     np.testing.assert_allclose(confidences, [0.9, 0.8, 0.4, 0.7, 0.3])
     meta = store.meta("DINO")
-    assert meta["objective"] == "self-distillation (DINO) + linear head"
+    assert meta["objective"] == "dino"
     assert meta["architecture"] is None
     resnet = store.meta("ResNet50")
     assert (resnet["architecture"], resnet["objective"], resnet["training_data"]) == (
-        "ResNet-50", "supervised", "ImageNet-1k")
+        "ResNet-50", "cross-entropy", "ImageNet-1k")
 
 
 def test_hand_worked_subdomains(tmp_path):
@@ -134,7 +135,7 @@ def test_shared_copies(tmp_path):
     labels = pd.read_csv(SHARED / "labels.csv")
     truth = labels.set_index("file_name")["label"]
     assert (store.labels() == truth.loc[store.examples["example_id"]].to_numpy()).all()
-    accuracies = dict(zip(store.model_ids, store.correct().mean(axis=1)))
+    accuracies = dict(zip(store.model_ids, read_outcomes(store, None).correct.mean(axis=1)))
     for model in ("ResNet50", "ViT", "SimCLR", "DINO"):
         frame = pd.read_csv(SHARED / f"{model}.csv").merge(labels, on="file_name")
         assert len(frame) == 50_000
@@ -148,7 +149,7 @@ def test_shared_copies(tmp_path):
 
 @needs_shared
 def test_download_path_uses_the_cache(tmp_path, monkeypatch):
-    from norep.importers import imagenet_x
+    from norep.producers.importers import imagenet_x
 
     monkeypatch.setenv("NOREP_CACHE", str(tmp_path / "cache"))
     local = {name: ((SHARED / name).as_uri(), sha256) for name, (_, sha256) in UPSTREAM.items()}

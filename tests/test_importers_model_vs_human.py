@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from importer_checks import assert_refused
 
 from norep.errors import NorepError
-from norep.importers import import_predictions
-from norep.importers import model_vs_human
-from norep.store import Store
-from importer_checks import assert_refused
+from norep.producers.importers import import_predictions, model_vs_human
+from norep.store import Store, read_outcomes, top1
+from norep.zoo import OBJECTIVES
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "model-vs-human"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared copies not found at {SHARED}")
@@ -68,27 +68,28 @@ def test_hand_worked_pairing(tmp_path):
     assert colour.examples["condition"].tolist() == ["bw", "bw", "cr", "cr", "cr"]
     assert colour.model_ids == ["resnet50", "subject-01"]
     cat, oven, knife = (model_vs_human.CLASSES.index(c) for c in ("cat", "oven", "knife"))
-    predictions, confidences = colour.top1("subject-01")
+    predictions, confidences = top1(colour, "subject-01")
     assert predictions.tolist() == [cat, oven, -1, knife, -1]  # -1: no answer, never seen
     assert np.isnan(confidences).all()
-    correct = colour.correct()
+    correct = read_outcomes(colour, None).correct
     assert correct.tolist() == [[True, False, True, True, True], [False, True, False, True, False]]
     assert ((correct[0] & correct[1]).sum(), (correct[0] ^ correct[1]).sum()) == (1, 4)
     edge = Store(tmp_path / "out" / "edge")
     assert edge.examples["example_id"].tolist() == ["0/airplane1.png", "0/cat3.png"]
     assert edge.model_ids == ["alexnet", "resnet50", "subject-01"]
-    assert edge.correct().tolist() == [[True, True], [False, True], [True, True]]
+    assert read_outcomes(edge, None).correct.tolist() == [[True, True], [False, True], [True, True]]
 
 
 def test_methodology_from_what_the_source_documents(tmp_path):
     import_predictions("model-vs-human", str(write_hand_files(tmp_path / "in")), str(tmp_path / "out"))
     edge = Store(tmp_path / "out" / "edge")
     fields = ("observer", "architecture", "objective", "training_data")
-    assert [edge.meta("resnet50")[f] for f in fields] == ["model", "ResNet-50", "supervised", "ImageNet-1k"]
+    assert [edge.meta("resnet50")[f] for f in fields] == ["model", "ResNet-50", "cross-entropy", "ImageNet-1k"]
     assert [edge.meta("subject-01")[f] for f in fields] == ["human", "human", None, None]
     assert [edge.meta("alexnet")[f] for f in fields] == ["model", None, None, None]
     swag = model_vs_human.METHODOLOGY["swag-vit-b16-in1k"]
-    assert "hashtag" in swag[1] and swag[2] == "Instagram hashtags + ImageNet-1k"
+    assert swag[1] == "weakly-supervised" and "hashtag" in OBJECTIVES[swag[1]]
+    assert swag[2] == "Instagram hashtags + ImageNet-1k"
 
 
 def _edit(root: Path, relpath: str, edit) -> None:
@@ -135,7 +136,7 @@ def test_store_holding_other_data_is_left_alone(tmp_path):
     with pytest.raises(NorepError, match="holds another dataset"):
         import_predictions("model-vs-human", str(root), str(tmp_path / "out"))
     assert (tmp_path / "out" / "colour" / "manifest.json").read_text() == before
-    assert Store(tmp_path / "out" / "edge").top1("resnet50")[0][0] == model_vs_human.CLASSES.index("knife")
+    assert top1(Store(tmp_path / "out" / "edge"), "resnet50")[0][0] == model_vs_human.CLASSES.index("knife")
 
 
 def test_no_dataset_folder(tmp_path):
@@ -183,7 +184,7 @@ def test_shared_copies_all_17_datasets(tmp_path):
         keys = set().union(*(set(frame.index) for frame in trials.values()))
         assert len(store.examples) == len(keys), dataset
         assert set(store.model_ids) == set(trials), dataset
-        accuracy = dict(zip(store.model_ids, store.correct().mean(axis=1)))
+        accuracy = dict(zip(store.model_ids, read_outcomes(store, None).correct.mean(axis=1)))
         for observer, frame in trials.items():
             expected = (frame["object_response"] == frame["category"]).sum() / len(keys)
             assert accuracy[observer] == pytest.approx(expected, abs=1e-12), (dataset, observer)
@@ -191,7 +192,7 @@ def test_shared_copies_all_17_datasets(tmp_path):
         joined = trials["resnet50"].merge(trials[human], left_index=True, right_index=True, suffixes=("_m", "_h"))
         both = ((joined["object_response_m"] == joined["category_m"])
                 & (joined["object_response_h"] == joined["category_h"])).sum()
-        correct = store.correct(model_ids=["resnet50", human])
+        correct = read_outcomes(store, None, model_ids=["resnet50", human]).correct
         assert (correct[0] & correct[1]).sum() == both, dataset
 
 

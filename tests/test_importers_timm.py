@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from norep.importers import import_predictions
-from norep.store import Store
 from importer_checks import assert_refused
+
+from norep.producers.importers import import_predictions
+from norep.store import Store, read_outcomes, top1
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "imagenet-x"
 FILES = ["n01440764/a.JPEG", "n01443537/b.JPEG", "n01484850/c.JPEG", "n01491361/d.JPEG"]  # classes 0..3
@@ -68,10 +68,10 @@ def test_top_k_every_layout(tmp_path, fmt, separate):
     assert store.model_ids == ["timm/resnet50.a1_in1k-224"]
     assert store.examples["example_id"].tolist() == FILES
     assert store.labels().tolist() == [0, 1, 2, 3]  # from the class folders
-    predictions, confidences = store.top1("timm/resnet50.a1_in1k-224")
+    predictions, confidences = top1(store, "timm/resnet50.a1_in1k-224")
     assert predictions.tolist() == [0, 2, 2, 1]
     np.testing.assert_allclose(confidences, [0.7, 0.5, 0.9, 0.6], rtol=1e-6)
-    assert store.correct().mean() == 0.5
+    assert read_outcomes(store, None).correct.mean() == 0.5
 
 
 def test_folder_of_models_with_labels_file(tmp_path):
@@ -83,7 +83,7 @@ def test_folder_of_models_with_labels_file(tmp_path):
     import_predictions("timm", str(folder), str(tmp_path / "store"))
     store = Store(tmp_path / "store")
     assert store.model_ids == ["timm/m1-224", "timm/m2-224"]
-    correct = store.correct()
+    correct = read_outcomes(store, None).correct
     assert correct.mean(axis=1).tolist() == [0.5, 0.75]
     assert ((correct[0] & correct[1]).sum(), (correct[0] ^ correct[1]).sum()) == (1, 3)
 
@@ -92,7 +92,7 @@ def test_default_output_maps_descriptions(tmp_path):
     frame = results({"label": descriptions(TOP2[:, :1]), "prob": PROBS[:, :1]})
     file = save(frame, tmp_path / "in" / "vit-224.csv", "csv")
     import_predictions("timm", str(file), str(tmp_path / "store"))
-    assert Store(tmp_path / "store").top1("timm/vit-224")[0].tolist() == [0, 2, 2, 1]
+    assert top1(Store(tmp_path / "store"), "timm/vit-224")[0].tolist() == [0, 2, 2, 1]
 
 
 def test_wnid_labels_with_logits_give_predictions_only(tmp_path):
@@ -102,7 +102,7 @@ def test_wnid_labels_with_logits_give_predictions_only(tmp_path):
     file = save(results({"label": wnids, "logit": np.log(PROBS)}), tmp_path / "in" / "x-224.json", "json")
     import_predictions("timm", str(file), str(tmp_path / "store"))
     store = Store(tmp_path / "store")
-    predictions, confidences = store.top1("timm/x-224")
+    predictions, confidences = top1(store, "timm/x-224")
     assert predictions.tolist() == [0, 2, 2, 1]
     assert np.isnan(confidences).all() and not store.has_array("timm/x-224", "confidences")
 
@@ -195,5 +195,5 @@ def test_shared_imagenet_x_predictions_in_timm_form(tmp_path):
     store = Store(tmp_path / "store")
     assert len(store.examples) == 50_000
     expected = (source.merge(labels, on="file_name").eval("predicted_class == label")).mean()
-    assert store.correct().mean() == pytest.approx(expected, abs=0)
+    assert read_outcomes(store, None).correct.mean() == pytest.approx(expected, abs=0)
     assert store.examples["class_range"].value_counts()["nature"] == 15_000

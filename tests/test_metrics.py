@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from norep.metrics import (
-    PAIR_METRICS, all_pairs, bootstrap_pairs, bootstrap_sums, nanquantile, pair_counts, pair_metrics,
-    zoo_correctness,
+from norep.analysis.bootstrap import bootstrap_sums, nanquantile
+from norep.analysis.pairs import (
+    PAIR_METRICS,
+    all_pairs,
+    bootstrap_pairs,
+    pair_counts,
+    pair_metrics,
 )
-from norep.store import Store
+from norep.store import Store, read_outcomes
 
 
 def random_zoo(n_models: int, n_examples: int, n_classes: int, seed: int, missing: bool = False):
@@ -163,8 +167,8 @@ def test_bootstrap_intervals_cover_the_true_value_at_the_nominal_rate():
 
 
 def test_zoo_correctness_reads_logit_and_top1_models(synthetic_store, tmp_path):
-    zc = zoo_correctness(synthetic_store, "test")
-    np.testing.assert_array_equal(zc.correct, synthetic_store.correct("test"))
+    zc = read_outcomes(synthetic_store, "test")
+    np.testing.assert_array_equal(zc.correct, read_outcomes(synthetic_store, "test").correct)
     assert zc.valid.all() and zc.model_ids == synthetic_store.model_ids
     assert len(zc.example_ids) == zc.correct.shape[1] == len(synthetic_store.labels("test"))
 
@@ -175,7 +179,7 @@ def test_zoo_correctness_reads_logit_and_top1_models(synthetic_store, tmp_path):
                                "confidences": np.array([0.9, 0.8, 0.0, 0.6, 0.5, 0.7])})
     store.add_model("m2", {}, {"predictions": np.array([0, 2, 2, -1, 2, 2]),
                                "confidences": np.array([0.7, 0.6, 0.9, 0.0, 0.8, 0.4])})
-    zc = zoo_correctness(store, split=None)
+    zc = read_outcomes(store, split=None)
     np.testing.assert_array_equal(zc.valid[0], [1, 1, 0, 1, 1, 1])
     assert np.isnan(zc.confidences[0, 2])
     metrics = pair_metrics(zc.correct, zc.predictions, zc.valid)
@@ -189,7 +193,7 @@ def test_zoo_correctness_reads_logit_and_top1_models(synthetic_store, tmp_path):
 def test_pairs_bootstrapped_in_chunks_share_the_same_resamples(monkeypatch):
     _, predictions, correct, valid = random_zoo(7, 300, 3, seed=8, missing=True)
     whole = bootstrap_pairs(correct, predictions, valid, n_boot=60, seed=2)
-    monkeypatch.setattr("norep.metrics._CELL_BUDGET", 5 * 300 * 2)  # two pairs at a time
+    monkeypatch.setattr("norep.analysis.pairs._CELL_BUDGET", 5 * 300 * 2)  # two pairs at a time
     chunked = bootstrap_pairs(correct, predictions, valid, n_boot=60, seed=2)
     for name in whole:
         np.testing.assert_array_equal(whole[name].samples, chunked[name].samples)
@@ -200,8 +204,8 @@ def test_same_wrong_counts_in_blocks_and_batches_equal_naive(monkeypatch, sort_b
     # small sort blocks and column batches: many blocks, and large groups multiplied
     # out in several batches; labels far from 0 and negative (keys shifted by the
     # smallest label), missing answers
-    monkeypatch.setattr("norep.metrics._SORT_BLOCK", sort_block)
-    monkeypatch.setattr("norep.metrics._COLUMN_BUDGET", column_budget)
+    monkeypatch.setattr("norep.analysis.pairs._SORT_BLOCK", sort_block)
+    monkeypatch.setattr("norep.analysis.pairs._COLUMN_BUDGET", column_budget)
     _, predictions, correct, valid = random_zoo(60, 400, 3, seed=11, missing=True)
     shifted = np.where(valid, predictions * 1000 - 7, -1)
     matrices = pair_metrics(correct, shifted, valid)

@@ -14,10 +14,10 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-
-from norep import book
-from norep.importers.model_vs_human import DATASETS
 from notebook_checks import assert_no_error_or_stderr, output_text, outputs
+
+from norep.book import build as book
+from norep.producers.importers.model_vs_human import DATASETS
 
 pytestmark = pytest.mark.notebooks
 ROOT = Path(__file__).resolve().parents[1]

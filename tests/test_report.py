@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from norep.analysis.pairs import pair_metrics
+from norep.book.views import COLUMNS, pairs_table, zoo_ensembles
 from norep.cli import main
-from norep.ensembles import zoo_ensembles
-from norep.metrics import pair_metrics
-from norep.report import COLUMNS, pairs_table
-from norep.store import Store
+from norep.store import Store, read_outcomes
 
 
 def test_pairs_with_base_prints_a_table_of_base_pairs(synthetic_store, capsys):
@@ -30,8 +29,8 @@ def test_pairs_csv_holds_every_pair_with_its_numbers(synthetic_store, capsys):
     assert table.columns.tolist() == list(COLUMNS)
     assert len(table) == 15
     ids = synthetic_store.model_ids
-    correct = synthetic_store.correct("test")
-    predictions = synthetic_store.predictions("test")
+    correct = read_outcomes(synthetic_store, "test").correct
+    predictions = read_outcomes(synthetic_store, "test").predictions
     ensembles = zoo_ensembles(synthetic_store).accuracy
     for row in table.itertuples():
         a, b = ids.index(row.model_a), ids.index(row.model_b)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from norep.errors import NorepError
-from norep.roster import BASE_LABEL, make_roster
+from norep.store import read_outcomes
+from norep.zoo.roster import BASE_LABEL, make_roster
 
 
 def test_categories_follow_the_chosen_base(synthetic_store):
@@ -21,7 +22,7 @@ def test_categories_follow_the_chosen_base(synthetic_store):
 def test_band_uses_calibration_accuracy(synthetic_store):
     roster = make_roster(synthetic_store, "base", band=0.02)
     assert roster.band_split == "calibration"
-    correct = synthetic_store.correct("calibration")
+    correct = read_outcomes(synthetic_store, "calibration").correct
     accuracy = correct.mean(1)
     np.testing.assert_allclose(roster.table["accuracy"], accuracy)
     expected = np.abs(accuracy - accuracy[0]) <= 0.02 + 1e-12

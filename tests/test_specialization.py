@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 import scipy.special
 
-from norep.errors import NorepError
-from norep.specialization import (
-    confidence_angles, pair_angles, subdomain_differences, subdomain_differences_many, who_wins_where,
-    who_wins_where_many,
+from norep.analysis.specialization import (
+    confidence_angles,
+    subdomain_differences,
+    subdomain_differences_many,
 )
+from norep.book.views import pair_angles, who_wins_where, who_wins_where_many
+from norep.errors import NorepError
 from norep.store import Store
 
 
@@ -198,7 +200,7 @@ def test_many_pairs_in_one_call_equal_pair_by_pair(monkeypatch, budget):
     # models 4 and 5 skip answers, so some pairs keep other examples than the rest;
     # a small budget splits the pairs into chunks that reuse the stored resamples
     if budget is not None:
-        monkeypatch.setattr("norep.specialization._SUM_BUDGET", budget)
+        monkeypatch.setattr("norep.analysis.specialization._SUM_BUDGET", budget)
     rng = np.random.default_rng(8)
     correct = rng.random((6, 500)) < rng.uniform(0.4, 0.9, (6, 1))
     valid = np.ones((6, 500), bool)

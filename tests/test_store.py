@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from norep.errors import NorepError
-from norep.store import Store, model_dirname
+from norep.store import Store, model_dirname, read_outcomes, top1
 
 CLASSES = ["cat", "dog", "bird"]
 
@@ -41,14 +41,14 @@ def test_round_trip_memory_maps_and_keeps_order(store):
     assert reopened.meta("timm/resnet50.a1_in1k")["hyperparameters"] == {"lr": 1}
     assert json.loads(reopened.models.set_index("model_id").loc["timm/resnet50.a1_in1k", "hyperparameters"]) == {"lr": 1}
     assert (store.path / "models" / "timm%2Fresnet50.a1_in1k" / "logits.npy").is_file()
-    correct = reopened.correct("test")
+    correct = read_outcomes(reopened, "test").correct
     expected = np.stack([logits(s)[3:].argmax(1) == np.arange(3, 8) % 3 for s in (0, 1)])
     np.testing.assert_array_equal(correct, expected)
 
 
 def test_top1_confidence_is_the_max_softmax(store):
     store.add_model("a", {}, {"logits": logits(0)})
-    predictions, confidences = store.top1("a")
+    predictions, confidences = top1(store, "a")
     z = logits(0).astype(np.float64)
     softmax = np.exp(z) / np.exp(z).sum(1, keepdims=True)
     np.testing.assert_array_equal(predictions, z.argmax(1))
@@ -59,13 +59,13 @@ def test_top1_only_models_answer_correctness_and_refuse_logits(store):
     predictions = np.array([0, 1, 2, -1, 0, 1, 2, 0])
     store.add_model("human", {"architecture": "human"},
                     {"predictions": predictions, "confidences": np.full(8, 0.5)})
-    got, confidences = store.top1("human")
+    got, confidences = top1(store, "human")
     np.testing.assert_array_equal(got, predictions)
     assert np.isnan(confidences[3]) and confidences[0] == 0.5
     with pytest.raises(NorepError, match="only top-1 predictions"):
         store.logits("human")
     store.add_model("decisions-only", {}, {"predictions": predictions})
-    got, confidences = store.top1("decisions-only")
+    got, confidences = top1(store, "decisions-only")
     np.testing.assert_array_equal(got, predictions)
     assert np.isnan(confidences).all()
 

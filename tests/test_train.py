@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from norep.learners import _augment, _nt_xent
+from norep.producers.learners import _augment, _nt_xent
+from norep.producers.train import train_zoo
 from norep.store import Store
-from norep.train import train_zoo
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from norep.verdicts import category_summary, interval_text, monotone_verdict
+from norep.analysis.verdicts import category_summary, interval_text, monotone_verdict
 
 
 def test_interval_text_scales_rounds_and_signs():

@@ -3,7 +3,8 @@
 import pytest
 
 from norep.errors import NorepError
-from norep.zoo import CATEGORIES, Methodology, divergence_category, load_spec
+from norep.zoo import CATEGORIES, Methodology, divergence_category
+from norep.zoo.spec import load_spec
 
 BASE = Methodology("cnn", "cross-entropy", "train-A", seed=0, hyperparameters={"lr": 0.003})
 

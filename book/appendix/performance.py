@@ -7,13 +7,13 @@
 # two benchmark scripts of `benchmarks/` when it executes and reports what it measured:
 #
 # - **pairs**: error inconsistency, kappa and disagreement of all pairs of a zoo at
-#   once (`norep.metrics.pair_metrics`: integer matrix products over the zoo; the
+#   once (`norep.analysis.pairs.pair_metrics`: integer matrix products over the zoo; the
 #   same-label counts behind disagreement come from sorting each example's models by
 #   their wrong label, large groups of models going into one more matrix product)
 #   against a per-pair numpy loop. The loop is timed on a random sample of pairs and
 #   extrapolated to all pairs; both give the same numbers on the sampled pairs.
 # - **ensembles**: the accuracy of every two-model ensemble
-#   (`norep.ensembles.pairwise_ensembles`: each member's top-k classes as candidates, a
+#   (`norep.analysis.ensembles.pairwise_ensembles`: each member's top-k classes as candidates, a
 #   bound on all other classes, the dense sum only where the bound does not decide)
 #   against dense averaging over all classes for every pair. The two must agree exactly.
 #
@@ -55,7 +55,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from norep.book import project_path
+from norep.book.build import project_path
 
 BENCHMARKS = project_path("benchmarks")
 

@@ -16,7 +16,7 @@ from importlib import metadata
 import pandas as pd
 import torch
 
-from norep.book import project_path
+from norep.book.build import project_path
 from norep.runtime import resolve_device
 from norep.store import Store
 

@@ -31,7 +31,6 @@ base = "cnn-seed0"  # the model every pair of Fig 2 is formed with
 band = 0.01  # half-width of the accuracy band around the base (fraction)
 seed = 0  # seed of the bootstrap
 n_bootstrap = 1000  # bootstrap samples for every interval
-device = "auto"  # torch device: "auto", "cpu", "cuda", ...
 
 # %%
 import itertools
@@ -41,26 +40,20 @@ import pandas as pd
 from IPython.display import Markdown, display
 from scipy.stats import linregress
 
-from norep.book import project_path
-from norep.calibration import calibration_table, fit_temperatures
-from norep.ensembles import ensemble_predictions, pairwise_ensembles, zoo_scores
-from norep.metrics import bootstrap_sums, percentile_interval
-from norep.plots import (
-    category_metrics,
-    improvement_vs_inconsistency,
-    temperature_effect,
-)
-from norep.roster import CONTROL_LABEL, UNDECIDABLE_LABEL, make_roster
-from norep.runtime import resolve_device
+from norep.book.build import project_path
+from norep.book.views import calibration_table, fit_temperatures
+from norep.analysis.ensembles import ensemble_predictions, pairwise_ensembles
+from norep.store import read_scores
+from norep.analysis.bootstrap import bootstrap_sums, percentile_interval
+from norep.book.plots.categories import category_metrics
+from norep.book.plots.ensembles import improvement_vs_inconsistency, temperature_effect
+from norep.zoo.roster import CONTROL_LABEL, make_roster, UNDECIDABLE_LABEL
 from norep.store import Store
-from norep.verdicts import category_summary, interval_text, monotone_verdict
+from norep.analysis.verdicts import category_summary, interval_text, monotone_verdict
 from norep.zoo import CATEGORIES
 
 pd.set_option("display.max_colwidth", None)  # tables of prose: show every word
 level = 0.95  # coverage of every interval
-# Every computation below is numpy on the CPU (temperatures, ensembles, bootstrap):
-# none takes a device; `device` is resolved and reported for the record.
-device = resolve_device(device)
 zoo = Store(project_path(store))
 roster = make_roster(zoo, base, band)
 if not roster.table.loc[base, "has_logits"]:
@@ -81,7 +74,7 @@ Markdown(
        if left_out else "")
     + f". Temperatures: {'fitted on the calibration split' if fit_split else 'T = 1 (this store has no calibration split)'}."
     f" The band: {band_split} accuracy within ± {100 * band:g} points of the base's "
-    f"{100 * band_accuracy[base]:.1f}%; partners in it: {int(in_band[partners].sum())}. Device: `{device}`."
+    f"{100 * band_accuracy[base]:.1f}%; partners in it: {int(in_band[partners].sum())}."
 )
 
 # %% [markdown]
@@ -99,8 +92,8 @@ Markdown(
 # %%
 temperatures = fit_temperatures(zoo, order, fit_split) if fit_split else {m: 1.0 for m in order}
 labels = zoo.labels("test")
-ensembles_unscaled = pairwise_ensembles(zoo_scores(zoo, order, "test"), labels)  # T = 1, for comparison
-scaled = zoo_scores(zoo, order, "test", temperatures)  # (models, examples, classes)
+ensembles_unscaled = pairwise_ensembles(read_scores(zoo, order, "test"), labels)  # T = 1, for comparison
+scaled = read_scores(zoo, order, "test", temperatures)  # (models, examples, classes)
 ensembles = pairwise_ensembles(scaled, labels)
 
 right = scaled.argmax(axis=2) == labels  # each model's top-1 correctness, (models, examples)

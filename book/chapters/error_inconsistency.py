@@ -22,7 +22,6 @@ base = "cnn-seed0"  # the model every pair of Fig 1 is formed with
 band = 0.01  # half-width of the accuracy band around the base (fraction)
 seed = 0  # seed of the bootstrap
 n_bootstrap = 1000  # bootstrap samples for every interval
-device = "auto"  # torch device: "auto", "cpu", "cuda", ...
 
 # %%
 import itertools
@@ -31,27 +30,20 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from norep.adjust import accuracy_adjusted
-from norep.book import project_path
+from norep.analysis.adjust import accuracy_adjusted
+from norep.book.build import project_path
 from norep.errors import NorepError
-from norep.metrics import (
-    bootstrap_pair_counts,
-    pair_metrics,
-    percentile_interval,
-    zoo_correctness,
-)
-from norep.plots import category_metrics, pair_heatmap
-from norep.roster import BASE_LABEL, CONTROL_LABEL, make_roster
-from norep.runtime import resolve_device
+from norep.analysis.bootstrap import percentile_interval
+from norep.analysis.pairs import bootstrap_pair_counts, pair_metrics
+from norep.store import read_outcomes
+from norep.book.plots.categories import category_metrics, pair_heatmap
+from norep.zoo.roster import BASE_LABEL, CONTROL_LABEL, make_roster
 from norep.store import Store
-from norep.verdicts import category_summary, interval_text, monotone_verdict
+from norep.analysis.verdicts import category_summary, interval_text, monotone_verdict
 from norep.zoo import CATEGORIES
 
 pd.set_option("display.max_colwidth", None)  # tables of prose: show every word
 level = 0.95  # coverage of every interval
-# Every computation below is numpy (with torch integer products on the CPU inside
-# norep.metrics): none takes a device; `device` is resolved and reported for the record.
-device = resolve_device(device)
 zoo = Store(project_path(store))
 roster = make_roster(zoo, base, band)
 names, category, group = roster.names, roster.table["category"], roster.table["group"]
@@ -64,7 +56,7 @@ Markdown(
     + (f"; left out because their category is undecidable: {', '.join(names[m] for m in undecidable)}"
        if undecidable else "")
     + f". The band: {band_split} accuracy within ± {100 * band:g} points of the base's "
-    f"{100 * band_accuracy[base]:.1f}%; partners in it: {int(in_band[partners].sum())}. Device: `{device}`."
+    f"{100 * band_accuracy[base]:.1f}%; partners in it: {int(in_band[partners].sum())}."
 )
 
 # %% [markdown]
@@ -86,7 +78,7 @@ Markdown(
 # they show what a loss of accuracy alone does.
 
 # %%
-outcomes = zoo_correctness(zoo, "test", [base, *partners, *controls])
+outcomes = read_outcomes(zoo, "test", [base, *partners, *controls])
 pairs = np.array([(0, k) for k in range(1, len(outcomes.model_ids))])
 full, boot = bootstrap_pair_counts(outcomes.correct, None, outcomes.valid, pairs,
                                    n_bootstrap, seed)
@@ -273,7 +265,7 @@ else:
 order = [base, *partners, *controls]
 group_rank = {BASE_LABEL: -1, **{c: i for i, c in enumerate(CATEGORIES)}, CONTROL_LABEL: len(CATEGORIES)}
 order.sort(key=lambda m: group_rank[group[m]])
-everything = zoo_correctness(zoo, "test", order)
+everything = read_outcomes(zoo, "test", order)
 matrices = pair_metrics(everything.correct, None, everything.valid, tuple(metrics))
 for matrix in matrices.values():
     np.fill_diagonal(matrix, np.nan)

@@ -23,29 +23,26 @@ max_size = 4  # the largest greedy ensemble, anchor included
 cap = None  # highest calibration accuracy a candidate may have (fraction); None: base + band
 weak_partner = None  # the much weaker, differently trained partner of the base; None: by the rule below
 control = None  # the weaker same-recipe reference for it; None: by the rule below
-device = "auto"  # torch device: "auto", "cpu", "cuda", ...
 
 # %%
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from norep.book import project_path
-from norep.calibration import fit_temperatures
-from norep.ensembles import greedy_ensemble, member_scores
-from norep.metrics import bootstrap_sums, percentile_interval, zoo_correctness
-from norep.plots import ensemble_gains, greedy_curves
-from norep.roster import BASE_LABEL, CONTROL_LABEL, UNDECIDABLE_LABEL, make_roster
-from norep.runtime import resolve_device
+from norep.book.build import project_path
+from norep.book.views import fit_temperatures
+from norep.book.views import greedy_ensemble
+from norep.store import scaled_scores
+from norep.analysis.bootstrap import bootstrap_sums, percentile_interval
+from norep.store import read_outcomes
+from norep.book.plots.greedy import ensemble_gains, greedy_curves
+from norep.zoo.roster import BASE_LABEL, CONTROL_LABEL, make_roster, UNDECIDABLE_LABEL
 from norep.store import Store
-from norep.verdicts import interval_text
+from norep.analysis.verdicts import interval_text
 from norep.zoo import CATEGORIES
 
 pd.set_option("display.max_colwidth", None)
 level = 0.95  # coverage of every interval
-# Every computation below is numpy on the CPU (temperatures, greedy search, bootstrap):
-# none takes a device; `device` is resolved and reported for the record.
-device = resolve_device(device)
 zoo = Store(project_path(store))
 if "calibration" not in set(zoo.examples["split"]):
     raise ValueError(f"{store} has no calibration split: temperatures and greedy selection need one "
@@ -59,7 +56,7 @@ category, group = roster.pair_category, roster.pair_group  # (anchor, other): re
 methodology = roster.methodologies
 
 
-outcomes = {split: zoo_correctness(zoo, split, with_logits) for split in ("calibration", "test")}
+outcomes = {split: read_outcomes(zoo, split, with_logits) for split in ("calibration", "test")}
 accuracy = pd.DataFrame({split: o.accuracy for split, o in outcomes.items()}, index=with_logits)
 correct = dict(zip(with_logits, outcomes["test"].correct))
 in_band = roster.table["in_band"]  # calibration accuracy within the band of the base's
@@ -68,7 +65,7 @@ controls = [m for m in with_logits if m in roster.controls]
 Markdown(f"Store `{store}`: {len(with_logits)} models with logits ({len(members)} members, "
          f"{len(controls)} accuracy controls); base **{names[base]}**, "
          f"{100 * accuracy.loc[base, 'calibration']:.1f}% on calibration, "
-         f"{100 * accuracy.loc[base, 'test']:.1f}% on test. Device: `{device}`.")
+         f"{100 * accuracy.loc[base, 'test']:.1f}% on test.")
 
 # %% [markdown]
 # ## The ensemble and the greedy search
@@ -136,9 +133,9 @@ labels = zoo.labels("test")
 
 def ensemble_correct(ids):
     """Test correctness of the temperature-scaled probability-averaging ensemble of ``ids``."""
-    total = member_scores(zoo.logits(ids[0], "test"), temperatures[ids[0]]).copy()
+    total = scaled_scores(zoo.logits(ids[0], "test"), temperatures[ids[0]]).copy()
     for m in ids[1:]:
-        total += member_scores(zoo.logits(m, "test"), temperatures[m])
+        total += scaled_scores(zoo.logits(m, "test"), temperatures[m])
     return total.argmax(axis=1) == labels
 
 

@@ -35,15 +35,18 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from norep.adjust import band_models
-from norep.book import project_path
-from norep.importers import import_predictions
-from norep.importers.model_vs_human import DATASETS
-from norep.metrics import bootstrap_pairs, percentile_interval, zoo_correctness
-from norep.plots import CATEGORY_COLORS
-from norep.specialization import pair_angles, subdomain_differences
+from norep.book.views import band_models
+from norep.book.build import project_path
+from norep.producers.importers import import_predictions
+from norep.producers.importers.model_vs_human import DATASETS
+from norep.analysis.bootstrap import percentile_interval
+from norep.analysis.pairs import bootstrap_pairs
+from norep.store import read_outcomes
+from norep.book.plots.style import CATEGORY_COLORS
+from norep.analysis.specialization import subdomain_differences
+from norep.book.views import pair_angles
 from norep.store import MANIFEST, Store
-from norep.zoo import CATEGORIES, Methodology, divergence_category
+from norep.zoo import CATEGORIES, divergence_category, Methodology
 
 
 def filled_store(path, kind, source):
@@ -89,7 +92,7 @@ if reference not in models.index:
 order = [reference, *[m for m in models.index if m != reference]]
 models = models.loc[order]
 names = models["display_name"].to_dict()
-outcomes = zoo_correctness(inx, "test", order)
+outcomes = read_outcomes(inx, "test", order)
 pairs = list(combinations(range(len(order)), 2))
 # Self-pairs (i, i) give each model's accuracy on the same bootstrap resamples as the pairs.
 selves = [(i, i) for i in range(len(order))]
@@ -510,7 +513,7 @@ consistency, accuracies, model_pairs, meta = [], [], [], {}
 for dataset in datasets:
     store = Store(model_vs_human_path / dataset)
     observers = store.models.set_index("model_id").loc[store.model_ids]
-    outcomes_mvh = zoo_correctness(store, "test")
+    outcomes_mvh = read_outcomes(store, "test")
     human = (observers["observer"] == "human").to_numpy()
     all_pairs = list(combinations(range(len(observers)), 2))
     kappa, samples = condition_kappas(store, outcomes_mvh, all_pairs)

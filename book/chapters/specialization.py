@@ -22,7 +22,6 @@ architecture_partner = None  # partner of the Architecture example pair; None: b
 divergent_partner = None  # a Dataset or Framework partner; None: by the rule
 subdomain = "superclass"  # examples column that groups classes; None: the first one found
 temperature_scaling = True  # confidences from temperature-scaled logits (fitted on calibration)
-device = "auto"  # torch device: "auto", "cpu", "cuda", ...
 
 # %%
 import numpy as np
@@ -30,28 +29,25 @@ import pandas as pd
 from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
-from norep.book import project_path
-from norep.calibration import fit_temperatures
-from norep.metrics import bootstrap_sums, percentile_interval, zoo_correctness
-from norep.plots import pair_effects, subdomain_wins, theta_histograms
-from norep.roster import make_roster
-from norep.runtime import resolve_device
-from norep.specialization import pair_angles, who_wins_where
+from norep.book.build import project_path
+from norep.book.views import fit_temperatures
+from norep.analysis.bootstrap import bootstrap_sums, percentile_interval
+from norep.store import read_outcomes
+from norep.book.plots.specialization import pair_effects, subdomain_wins, theta_histograms
+from norep.zoo.roster import make_roster
+from norep.book.views import pair_angles, who_wins_where
 from norep.store import Store
-from norep.verdicts import interval_text
+from norep.analysis.verdicts import interval_text
 from norep.zoo import CATEGORIES
 
 pd.set_option("display.max_colwidth", None)
 level = 0.95  # coverage of every interval
-# Every computation below is numpy on the CPU (angles, bootstrap, temperatures): none
-# takes a device; `device` is resolved and reported for the record.
-device = resolve_device(device)
 zoo = Store(project_path(store))
 roster = make_roster(zoo, base, band)
 splits = set(zoo.examples["split"])
 names, band_split = roster.names, roster.band_split
 category, accuracy, in_band = roster.table["category"].to_dict(), roster.table["accuracy"], roster.table["in_band"]
-test_accuracy = pd.Series(zoo_correctness(zoo, "test", list(roster.table.index)).accuracy, roster.table.index)
+test_accuracy = pd.Series(read_outcomes(zoo, "test", list(roster.table.index)).accuracy, roster.table.index)
 partners = [m for m in roster.table.index if m != base]
 controls, members = roster.controls, roster.members
 
@@ -64,7 +60,7 @@ def group(model_id):
 Markdown(f"Store `{store}`: {len(roster.table)} models, base **{names[base]}** "
          f"({100 * test_accuracy[base]:.1f}% test accuracy); {len(members)} partners, "
          f"{int(in_band[members].sum())} of them within ±{100 * band:g} points of the base on the "
-         f"{band_split} split, and {len(controls)} accuracy control(s). Device: `{device}`.")
+         f"{band_split} split, and {len(controls)} accuracy control(s).")
 
 # %% [markdown]
 # ## The confidence angle theta
@@ -346,7 +342,7 @@ else:
 # an example a model did not answer counts as wrong here).
 
 # %%
-outcomes = zoo_correctness(zoo, "test", [base, *partners])
+outcomes = read_outcomes(zoo, "test", [base, *partners])
 codes, _ = pd.factorize(outcomes.labels, sort=True)
 per_class = {m: bootstrap_sums(outcomes.correct[k][:, None].astype(float), n_bootstrap, seed, groups=codes)[..., 0]
              for k, m in enumerate(outcomes.model_ids)}  # (B, classes) correct counts, the same resamples

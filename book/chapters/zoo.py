@@ -14,7 +14,6 @@ base = "cnn-seed0"  # the model every pair is formed with
 band = 0.01  # half-width of the accuracy band around the base (fraction)
 seed = 0  # seed of the bootstrap
 n_bootstrap = 1000  # bootstrap samples for the accuracy intervals
-device = "auto"  # torch device: "auto", "cpu", "cuda", ...
 
 # %%
 import json
@@ -23,22 +22,19 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from norep.book import project_path
-from norep.plots import accuracy_band
-from norep.roster import BASE_LABEL, make_roster
-from norep.runtime import resolve_device
+from norep.store import read_outcomes
+from norep.book.build import project_path
+from norep.book.plots.zoo import accuracy_band
+from norep.zoo.roster import BASE_LABEL, make_roster
 from norep.store import Store
 from norep.zoo import CATEGORIES
 
-# This chapter's computations are numpy on the CPU (accuracies, a binomial bootstrap):
-# none takes a device; `device` is resolved and reported for the record.
-device = resolve_device(device)
 zoo = Store(project_path(store))
 dataset = zoo.manifest["dataset"]["name"]
 roster = make_roster(zoo, base, band)
 models = zoo.models.set_index("model_id").loc[zoo.model_ids]
 Markdown(f"Store `{store}`: dataset **{dataset}**, {len(zoo.classes)} classes, "
-         f"{len(models)} models, base **{base}**. Device: `{device}`.")
+         f"{len(models)} models, base **{base}**.")
 
 # %% [markdown]
 # ## Methodology and category
@@ -92,7 +88,7 @@ pd.DataFrame({
 # %%
 accuracy = pd.DataFrame({
     "calibration": roster.table["accuracy"],  # on the roster's band split: calibration
-    "test": zoo.correct("test", list(models.index)).mean(axis=1),
+    "test": read_outcomes(zoo, "test", list(models.index)).correct.mean(axis=1),
 }).loc[models.index]
 n_test = len(zoo.labels("test"))
 rng = np.random.default_rng(seed)

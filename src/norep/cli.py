@@ -10,19 +10,19 @@ import sys
 
 
 def _zoo_train(args: argparse.Namespace) -> None:
-    from norep.train import train_zoo
+    from norep.producers.train import train_zoo
 
     train_zoo(args.spec, args.store, data_path=args.data, only=args.models)
 
 
 def _data_download(args: argparse.Namespace) -> None:
-    from norep.data import download_fashion_mnist
+    from norep.datasets.fashion_mnist import download_fashion_mnist
 
     print(download_fashion_mnist())
 
 
 def _pairs(args: argparse.Namespace) -> None:
-    from norep.report import pairs_table
+    from norep.book.views import pairs_table
     from norep.store import Store
 
     table = pairs_table(Store(args.store), base=args.base)
@@ -33,25 +33,25 @@ def _pairs(args: argparse.Namespace) -> None:
 
 
 def _import(args: argparse.Namespace) -> None:
-    from norep.importers import import_predictions
+    from norep.producers.importers import import_predictions
 
     import_predictions(args.kind, args.path, args.store)
 
 
 def _book_run(args: argparse.Namespace) -> None:
-    from norep.book import run_chapter
+    from norep.book.build import run_chapter
 
     run_chapter(args.chapter, args.output, profile=args.profile, parameters=args.parameter)
 
 
 def _book_build(args: argparse.Namespace) -> None:
-    from norep.book import build_book
+    from norep.book.build import build_book
 
     build_book(profile=args.profile, output=args.output)
 
 
 def _book_check(args: argparse.Namespace) -> None:
-    from norep.book import check_build
+    from norep.book.build import check_build
 
     check_build(args.html)
 

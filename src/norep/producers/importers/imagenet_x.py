@@ -28,17 +28,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from norep.download import fetch_files
+from norep.datasets.download import fetch_files
+from norep.datasets.imagenet import class_range, imagenet_classes, imagenet_x_subdomains
 from norep.errors import NorepError
-from norep.importers import (
-    DINO, IMAGENET_1K, SIMCLR, SPLIT, SUPERVISED, ImportedModel, ImportedStore, aligned_rows,
-    read_csv_checked, reject_duplicates,
+from norep.producers.importers import (
+    IMAGENET_1K,
+    SPLIT,
+    ImportedModel,
+    ImportedStore,
+    aligned_rows,
+    methodology_meta,
+    read_csv_checked,
+    reject_duplicates,
 )
 
 LABELS = "labels.csv"
 PREDICTION_COLUMNS = ("file_name", "predicted_class", "predicted_probability")
-NATURE = (0, 300)
-ANTHROPOGENIC = (500, 900)
 COMMIT = "6403d41a5cc435543a63060e336bc2452e3ad223"
 _RAW = f"https://raw.githubusercontent.com/facebookresearch/imagenetx/{COMMIT}/"
 UPSTREAM = {
@@ -56,79 +61,11 @@ UPSTREAM = {
 # model -> (display name, architecture, objective, training data), as ImageNet-X documents
 # them: the ViT's (pre)training data and the self-supervised models' networks are not stated.
 METHODOLOGY = {
-    "ResNet50": ("ResNet-50", "ResNet-50", SUPERVISED, IMAGENET_1K),
-    "ViT": ("ViT", "ViT", SUPERVISED, None),
-    "SimCLR": ("SimCLR", None, SIMCLR, IMAGENET_1K),
-    "DINO": ("DINO", None, DINO, IMAGENET_1K),
+    "ResNet50": ("ResNet-50", "ResNet-50", "cross-entropy", IMAGENET_1K),
+    "ViT": ("ViT", "ViT", "cross-entropy", None),
+    "SimCLR": ("SimCLR", None, "nt-xent", IMAGENET_1K),
+    "DINO": ("DINO", None, "dino", IMAGENET_1K),
 }
-
-
-def imagenet_classes() -> tuple[list[str], list[str]]:
-    """Return the WordNet ids and names of the 1,000 ImageNet classes, in class-index order.
-
-    Returns:
-        (wnids, names), from the annotations the ``imagenet-x`` package ships.
-
-    Example:
-        >>> wnids, names = imagenet_classes()
-        >>> wnids[0], names[0]
-        ('n01440764', 'tench')
-    """
-    from imagenet_x.utils import get_annotation_path
-
-    table = pd.read_csv(get_annotation_path() / "imagenet_labels.txt", names=["wnid", "name"], dtype=str)
-    return table["wnid"].tolist(), table["name"].tolist()
-
-
-def class_range(labels: np.ndarray) -> np.ndarray:
-    """Return the paper's class-id range of each label: nature, anthropogenic or other.
-
-    Args:
-        labels: ImageNet class indices.
-
-    Returns:
-        One string per label.
-
-    Example:
-        >>> class_range(np.array([0, 299, 300, 500, 899, 900])).tolist()
-        ['nature', 'nature', 'other', 'anthropogenic', 'anthropogenic', 'other']
-    """
-    labels = np.asarray(labels)
-    return np.select(
-        [(labels >= NATURE[0]) & (labels < NATURE[1]),
-         (labels >= ANTHROPOGENIC[0]) & (labels < ANTHROPOGENIC[1])],
-        ["nature", "anthropogenic"], default="other",
-    )
-
-
-def imagenet_x_subdomains(file_names: pd.Series, labels: np.ndarray) -> pd.DataFrame:
-    """Return the ImageNet-X subdomain columns of validation images.
-
-    Args:
-        file_names: Validation file names (``ILSVRC2012_val_00000001.JPEG``).
-        labels: Their class indices.
-
-    Returns:
-        ``metaclass``, ``top_factor``, ``factor_<name>`` and ``prototype``, one row per
-        image (see the module docstring).
-    """
-    from imagenet_x import FACTORS, load_annotations
-    from imagenet_x.utils import get_annotation_path, to_metaclass
-
-    folder = get_annotation_path()
-    names = pd.Index(file_names)
-    top = load_annotations("top", "val", filter_prototypes=False).set_index("file_name").reindex(names)
-    multi = load_annotations("multi", "val", filter_prototypes=False).set_index("file_name").reindex(names)
-    chosen = top[FACTORS].fillna(0)
-    columns = {
-        "metaclass": to_metaclass(pd.Series(labels), folder / "imagenet_1k_classes_to_100_metaclasses.csv").to_numpy(),
-        "top_factor": chosen.idxmax(axis=1).where(chosen.sum(axis=1) > 0).to_numpy(),
-    }
-    for factor in FACTORS:
-        columns[f"factor_{factor}"] = multi[factor].map({1: True, 0: False}).astype("boolean").array
-    prototypes = pd.read_csv(folder / "prototypical_paths.csv")["file_name"]
-    columns["prototype"] = names.isin(prototypes)
-    return pd.DataFrame(columns)
 
 
 def read_imagenet_x(path: str | None, store: Path) -> list[ImportedStore]:
@@ -214,9 +151,7 @@ def read_model(file: Path, reference: pd.Index, n_classes: int) -> ImportedModel
     display, architecture, objective, training_data = METHODOLOGY.get(file.stem, (file.stem, None, None, None))
     meta = {
         "display_name": display,
-        "architecture": architecture,
-        "objective": objective,
-        "training_data": training_data,
+        **methodology_meta(architecture, objective, training_data),
         "source": f"ImageNet-X {file.name}",
     }
     return ImportedModel(file.stem, meta, {"predictions": predictions, "confidences": confidences})

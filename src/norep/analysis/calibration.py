@@ -37,31 +37,11 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
-from norep.store import Store
-
 LOG_TEMPERATURE_BOUNDS = (np.log(1e-2), np.log(1e2))
 """Search interval of log T."""
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Return softmax(logits / temperature) along the last axis, as float32.
-
-    Args:
-        logits: Shape (..., C).
-        temperature: T > 0.
-
-    Returns:
-        Probabilities of the same shape.
-    """
-    scaled = np.asarray(logits, dtype=np.float32) / np.float32(temperature)
-    scaled -= scaled.max(axis=-1, keepdims=True)
-    np.exp(scaled, out=scaled)
-    scaled /= scaled.sum(axis=-1, keepdims=True)
-    return scaled
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
@@ -112,58 +92,3 @@ def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, n_b
     size = np.bincount(bins, minlength=n_bins)
     gap = np.bincount(bins, weights=np.asarray(correct, dtype=np.float64) - confidences, minlength=n_bins)
     return float(np.abs(gap).sum() / size.sum())
-
-
-def fit_temperatures(store: Store, model_ids: list[str] | None = None,
-                     split: str = "calibration") -> dict[str, float]:
-    """Fit one temperature per model on ``split`` of a store.
-
-    Args:
-        store: The prediction store.
-        model_ids: Models to fit; all by default. Each needs logits (a top-1-only model
-            raises a NorepError).
-        split: The held-out split to fit on; never the test split.
-
-    Returns:
-        Temperature per model id.
-    """
-    labels = store.labels(split)
-    return {m: fit_temperature(store.logits(m, split), labels)
-            for m in (store.model_ids if model_ids is None else model_ids)}
-
-
-def calibration_table(store: Store, model_ids: list[str] | None = None, fit_split: str = "calibration",
-                      eval_split: str = "test", n_bins: int = 15) -> pd.DataFrame:
-    """NLL and ECE on ``eval_split`` before and after temperature scaling, per model.
-
-    Top-1-only models get their ECE before scaling (exact from their confidences) and
-    NaN where scaling would need logits.
-
-    Args:
-        store: The prediction store.
-        model_ids: Models to report; all by default.
-        fit_split: Split the temperatures are fitted on.
-        eval_split: Split the numbers are reported on.
-        n_bins: Bins of the ECE.
-
-    Returns:
-        One row per model: model_id, temperature, nll_before, nll_after, ece_before,
-        ece_after.
-    """
-    labels = store.labels(eval_split)
-    rows = []
-    for model_id in store.model_ids if model_ids is None else model_ids:
-        predictions, confidences = store.top1(model_id, eval_split)
-        answered = predictions >= 0
-        row = {"model_id": model_id, "ece_before": expected_calibration_error(
-            confidences[answered], predictions[answered] == labels[answered], n_bins)}
-        if store.has_array(model_id, "logits"):
-            temperature = fit_temperatures(store, [model_id], fit_split)[model_id]
-            logits = store.logits(model_id, eval_split)
-            scaled = softmax(logits, temperature).max(axis=1)
-            row.update(temperature=temperature, nll_before=nll(logits, labels),
-                       nll_after=nll(logits, labels, temperature),
-                       ece_after=expected_calibration_error(scaled, predictions == labels, n_bins))
-        rows.append(row)
-    columns = ["model_id", "temperature", "nll_before", "nll_after", "ece_before", "ece_after"]
-    return pd.DataFrame(rows).reindex(columns=columns)

@@ -37,8 +37,8 @@ model :math:`i` is right on example :math:`m`, and so on. The same-wrong counts 
 from sorting, per example, the models by their (wrong) label: the models that share a
 wrong label form a run; a large run becomes one column of another exact 0/1 matrix
 product, and the pairs of a small run are counted directly (see ``_same_wrong_pairs``).
-:func:`zoo_correctness` reads the inputs from a store, logit models and top-1-only
-models alike.
+:func:`norep.store.read_outcomes` reads the inputs from a store, logit models and
+top-1-only models alike.
 
 Intervals come from the paired bootstrap over examples: each bootstrap sample redraws
 the examples with replacement, the same draw for both models of a pair and for every
@@ -58,7 +58,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from norep.store import Store
+from norep.analysis.bootstrap import (
+    Interval,
+    bootstrap_sums,
+    percentile_interval,
+    stored_weights,
+)
 
 PAIR_METRICS = (
     "accuracy", "error_inconsistency", "kappa", "disagreement", "double_fault",
@@ -69,7 +74,6 @@ PAIR_METRICS = (
 _EXACT_BLOCK = 1 << 30  # examples per int32-accumulated product: counts cannot overflow
 _SORT_BLOCK = 2048  # examples whose model keys are sorted at a time (same-wrong counts)
 _COLUMN_BUDGET = 1 << 26  # bytes of 0/1 group columns multiplied out at once
-_BOOT_CHUNK = 50  # bootstrap samples drawn at once
 _CELL_BUDGET = 1 << 24  # per-example pair indicators held at once (pairs are chunked)
 
 
@@ -146,67 +150,6 @@ class PairCounts:
             return (concordant - discordant) / (concordant + discordant)
 
 
-@dataclass(frozen=True)
-class ZooCorrectness:
-    """Top-1 outcomes of a zoo on one split, rows aligned with ``example_ids``.
-
-    Attributes:
-        model_ids: The models, one row each.
-        example_ids: The split's example ids, one column each.
-        labels: True labels, shape (M,).
-        predictions: Top-1 labels, shape (N, M); -1 where a model gave no answer.
-        confidences: Top-1 confidences (softmax at temperature 1 for logits), NaN where
-            no answer.
-        correct: ``predictions == labels`` (False where no answer).
-        valid: Where the model answered.
-    """
-
-    model_ids: list[str]
-    example_ids: np.ndarray
-    labels: np.ndarray
-    predictions: np.ndarray
-    confidences: np.ndarray
-    correct: np.ndarray
-    valid: np.ndarray
-
-    @property
-    def accuracy(self) -> np.ndarray:
-        """Each model's accuracy on the examples it answered, shape (N,)."""
-        return self.correct.sum(axis=1) / self.valid.sum(axis=1)
-
-
-def zoo_correctness(store: Store, split: str = "test", model_ids: list[str] | None = None) -> ZooCorrectness:
-    """Read the top-1 outcomes of models of a store (logits or top-1-only alike).
-
-    Args:
-        store: The prediction store.
-        split: The split, e.g. ``"test"``.
-        model_ids: Models to read, in this order; all of the store's by default.
-
-    Returns:
-        The outcomes, with a validity mask for missing answers.
-
-    Example:
-        >>> zc = zoo_correctness(Store("runs/fashion_mnist"))      # doctest: +SKIP
-        >>> pair_metrics(zc.correct, zc.predictions, zc.valid)     # doctest: +SKIP
-    """
-    model_ids = list(store.model_ids if model_ids is None else model_ids)
-    labels = store.labels(split)
-    top1 = [store.top1(model_id, split) for model_id in model_ids]
-    predictions = np.stack([p for p, _ in top1]).reshape(len(model_ids), len(labels))
-    confidences = np.stack([c for _, c in top1]).reshape(len(model_ids), len(labels))
-    valid = predictions >= 0
-    return ZooCorrectness(
-        model_ids=model_ids,
-        example_ids=store.examples["example_id"].to_numpy()[store.rows(split)],
-        labels=labels,
-        predictions=predictions,
-        confidences=confidences,
-        correct=(predictions == labels[None, :]) & valid,
-        valid=valid,
-    )
-
-
 def pair_counts(correct: np.ndarray, predictions: np.ndarray | None = None,
                 valid: np.ndarray | None = None) -> PairCounts:
     """Count RR, RW, WR, SW and n for every pair of models at once.
@@ -268,8 +211,8 @@ def pair_metrics(correct: np.ndarray, predictions: np.ndarray | None = None,
         One N x N float matrix per metric name.
 
     Example:
-        >>> zc = zoo_correctness(store)                                  # doctest: +SKIP
-        >>> pair_metrics(zc.correct, zc.predictions, zc.valid)["kappa"]  # doctest: +SKIP
+        >>> o = read_outcomes(store)                                    # doctest: +SKIP
+        >>> pair_metrics(o.correct, o.predictions, o.valid)["kappa"]    # doctest: +SKIP
     """
     counts = pair_counts(correct, predictions, valid)
     return {name: getattr(counts, name) for name in _metric_names(metrics, predictions)}
@@ -278,162 +221,6 @@ def pair_metrics(correct: np.ndarray, predictions: np.ndarray | None = None,
 def all_pairs(n_models: int) -> np.ndarray:
     """Return the index pairs (i, j), i < j, of ``n_models`` models, shape (P, 2)."""
     return np.stack(np.triu_indices(n_models, 1), axis=1)
-
-
-def bootstrap_sums(values: np.ndarray, n_boot: int = 1000, seed: int = 0,
-                   groups: np.ndarray | None = None) -> np.ndarray:
-    r"""Column sums of ``values`` over bootstrap resamples of its rows, optionally per group.
-
-    The resamples depend only on ``seed``, ``n_boot`` and the number of rows, so two
-    calls with the same arguments resample the same examples (a paired bootstrap).
-
-    Args:
-        values: Shape (M, K): one row per example.
-        n_boot: Number of bootstrap samples B.
-        seed: Seed of the resampling.
-        groups: Optional group code per row, shape (M,); every code in 0..G-1 must occur.
-
-    Returns:
-        Shape (B, K), or (B, G, K) with groups: sample b holds
-        :math:`\sum_m w_{bm} \, \mathrm{values}_{mk}` (over the rows of each group), with
-        :math:`w_b` the multiplicities of a draw of M rows with replacement.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if groups is None:
-        sums = np.empty((n_boot, values.shape[1]))
-        for start, weights in _resample_weights(len(values), n_boot, seed):
-            sums[start:start + len(weights)] = weights.astype(np.float64) @ values
-        return sums
-    groups = np.asarray(groups)
-    n_groups = int(groups.max(initial=-1)) + 1
-    order, starts = _group_order(groups, n_groups)
-    position = np.empty(len(groups), dtype=np.intp)
-    position[order] = np.arange(len(groups))
-    sorted_values = values[order]
-    sums = np.empty((n_boot, n_groups, values.shape[1]))
-    for start, weights in _resample_weights(len(values), n_boot, seed, position):
-        sums[start:start + len(weights)] = _group_sums(weights, sorted_values, starts)
-    return sums
-
-
-def _resample_weights(n_examples: int, n_boot: int, seed: int, position: np.ndarray | None = None):
-    """Yield ``(start, weights)`` for the bootstrap resamples, ``_BOOT_CHUNK`` at a time.
-
-    ``weights[b, m]`` is how often resample ``start + b`` draws row m (of M rows drawn
-    with replacement). With ``position`` (a permutation of the rows), the multiplicity of
-    row m is in column ``position[m]`` instead. The draws depend only on ``seed``,
-    ``n_boot`` and ``n_examples``.
-    """
-    rng = np.random.default_rng(seed)
-    for start in range(0, n_boot, _BOOT_CHUNK):
-        size = min(_BOOT_CHUNK, n_boot - start)
-        draws = rng.integers(0, n_examples, size=(size, n_examples))
-        if position is not None:
-            draws = position[draws]
-        draws += n_examples * np.arange(size)[:, None]
-        yield start, np.bincount(draws.ravel(), minlength=size * n_examples).reshape(size, n_examples)
-
-
-def _stored_weights(n_examples: int, n_boot: int, seed: int,
-                   position: np.ndarray | None = None) -> list[np.ndarray]:
-    """The multiplicities of :func:`_resample_weights`, kept in memory in their smallest
-    unsigned integer type (about B x M bytes), for computations that visit the same
-    resamples several times."""
-    return [w.astype(np.min_scalar_type(int(w.max(initial=0))))
-            for _, w in _resample_weights(n_examples, n_boot, seed, position)]
-
-
-def _group_order(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows sorted by group code (stable) and where each group starts, shape (G + 1,)."""
-    order = np.argsort(codes, kind="stable")
-    starts = np.searchsorted(codes[order], np.arange(n_groups + 1))
-    return order, starts
-
-
-def _group_sums(weights: np.ndarray, sorted_values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per-group weighted sums, shape (S, G, K): ``weights`` (S, M) and ``sorted_values``
-    (M, K) have their rows in group order, group g in ``starts[g]:starts[g + 1]``.
-
-    One small matrix product per group; with 0/1 (or integer) values every sum is an
-    exact integer, so the result does not depend on K or on the order of the terms.
-    """
-    weights = weights.astype(np.float64)
-    sums = np.empty((len(weights), len(starts) - 1, sorted_values.shape[1]))
-    for group, (low, high) in enumerate(zip(starts[:-1], starts[1:])):
-        np.matmul(weights[:, low:high], sorted_values[low:high], out=sums[:, group])
-    return sums
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A point estimate with a percentile bootstrap interval.
-
-    Attributes:
-        estimate: The value on all examples.
-        low: Lower end of the interval.
-        high: Upper end of the interval.
-        samples: The bootstrap values, shape ``(B, *estimate.shape)``.
-    """
-
-    estimate: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    samples: np.ndarray
-
-
-def percentile_interval(estimate: np.ndarray, samples: np.ndarray, level: float = 0.95) -> Interval:
-    """Return the percentile interval of bootstrap ``samples`` (NaN samples ignored).
-
-    The ends are ``np.nanquantile(samples, [tail, 1 - tail], axis=0)`` with
-    ``tail = (1 - level) / 2`` (linear interpolation), computed by :func:`nanquantile`.
-
-    Args:
-        estimate: The value on all examples.
-        samples: Bootstrap values, shape (B, ...).
-        level: Coverage of the interval, e.g. 0.95.
-
-    Returns:
-        The interval.
-    """
-    tail = (1 - level) / 2
-    low, high = nanquantile(samples, (tail, 1 - tail))
-    return Interval(np.asarray(estimate), low, high, samples)
-
-
-def nanquantile(samples: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
-    """Quantiles along axis 0 ignoring NaN, equal to ``np.nanquantile(samples, quantiles, axis=0)``.
-
-    numpy computes the quantiles of each column separately in Python (slow for many
-    columns); this sorts all columns at once and interpolates linearly between the two
-    nearest order statistics exactly as numpy does. A column without any finite value
-    gives NaN.
-
-    Args:
-        samples: Shape (B, ...).
-        quantiles: Probabilities in [0, 1].
-
-    Returns:
-        Shape (len(quantiles), ...).
-    """
-    samples = np.asarray(samples, dtype=np.float64)
-    shape = samples.shape[1:]
-    ordered = np.sort(samples.reshape(len(samples), -1), axis=0)  # NaN sort last
-    count = np.count_nonzero(~np.isnan(ordered), axis=0)
-    columns = np.arange(ordered.shape[1])
-    result = np.full((len(quantiles), ordered.shape[1]), np.nan)
-    defined = count > 0
-    last = np.maximum(count - 1, 0)
-    for row, q in enumerate(quantiles):
-        virtual = last * float(q)  # numpy: (n - 1) * q
-        below = np.minimum(np.floor(virtual).astype(np.intp), last)
-        above = np.minimum(below + 1, last)
-        gamma = virtual - below
-        a, b = ordered[below, columns], ordered[above, columns]
-        with np.errstate(invalid="ignore"):
-            difference = b - a
-            value = np.where(gamma >= 0.5, b - difference * (1 - gamma), a + difference * gamma)
-        result[row] = np.where(defined, value, np.nan)
-    return result.reshape((len(quantiles),) + shape)
 
 
 def bootstrap_pair_counts(correct: np.ndarray, predictions: np.ndarray | None = None,
@@ -457,7 +244,7 @@ def bootstrap_pair_counts(correct: np.ndarray, predictions: np.ndarray | None = 
     n_cells = 4 if predictions is None else 5
     chunk = max(1, _CELL_BUDGET // (n_cells * correct.shape[1]))
     # every chunk sees the same resamples: drawn once and kept when there are several chunks
-    weights = None if len(pairs) <= chunk else _stored_weights(correct.shape[1], n_boot, seed)
+    weights = None if len(pairs) <= chunk else stored_weights(correct.shape[1], n_boot, seed)
     full, boot = [], []
     for start in range(0, len(pairs), chunk):
         values = _cells(correct, predictions, valid, pairs[start:start + chunk])

@@ -33,7 +33,7 @@ import yaml
 
 from norep.errors import NorepError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/norep: every module keys the cache
 PROFILE_DIR = "params"
 DEFAULT_PROFILE = "default"
 CHAPTER_DIR = "book/chapters"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from norep.metrics import percentile_interval
+from norep.analysis.bootstrap import percentile_interval
 from norep.zoo import CATEGORIES
 
 

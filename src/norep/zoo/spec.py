@@ -1,95 +1,19 @@
-"""Zoo specs: models described by their training methodology, and divergence categories.
-
-A pair (base, other) belongs to the highest level at which the two methodologies
-differ (PAPER.md): Reinit < Hyper-parameters < Architecture < Framework < Dataset.
-"""
+"""Zoo specs: declarative YAML zoos whose members are described by their methodology."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from norep.errors import NorepError
 from norep.store import check_model_id
+from norep.zoo.methodology import FIELDS, OBJECTIVES, Methodology, divergence_category
 
-CATEGORIES = ("Reinit", "Hyper-parameters", "Architecture", "Framework", "Dataset")
-"""Divergence categories from least to most divergent."""
-
-# The methodology fields that decide a category, from the most divergent level down.
-_LEVELS = (
-    ("training_data", "Dataset"),
-    ("objective", "Framework"),
-    ("architecture", "Architecture"),
-    ("hyperparameters", "Hyper-parameters"),
-    ("seed", "Reinit"),
-)
-_MEMBER_KEYS = {
-    "id", "display_name", "architecture", "objective", "training_data", "seed",
-    "hyperparameters", "role", "notes",
-}
+_MEMBER_KEYS = {"id", "display_name", "role", "notes", *FIELDS}
 _SPEC_KEYS = {"name", "dataset", "base", "target_accuracy", "band", "splits", "defaults", "models", "notes"}
 ROLES = ("member", "accuracy-control")
-
-
-@dataclass(frozen=True)
-class Methodology:
-    """How a model was trained: the fields that define divergence categories."""
-
-    architecture: str | None
-    objective: str | None
-    training_data: str | None
-    seed: int | None = None
-    hyperparameters: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_meta(cls, meta: dict) -> "Methodology":
-        """Return the methodology recorded in store metadata (a dict or a models-table row).
-
-        Missing fields become None; ``hyperparameters`` may be a dict or a JSON string.
-        """
-        def get(key):
-            value = meta.get(key)
-            return None if value is None or (isinstance(value, float) and value != value) else value
-
-        hyperparameters = get("hyperparameters")
-        if isinstance(hyperparameters, str):
-            hyperparameters = json.loads(hyperparameters)
-        seed = get("seed")
-        return cls(
-            architecture=get("architecture"),
-            objective=get("objective"),
-            training_data=get("training_data"),
-            seed=None if seed is None else int(seed),
-            hyperparameters=hyperparameters,
-        )
-
-
-def divergence_category(base: Methodology, other: Methodology) -> str | None:
-    """Return the category of the pair (base, other), or None when it is undecidable.
-
-    Args:
-        base: The base model's methodology.
-        other: The other model's methodology.
-
-    Returns:
-        The highest level at which the methodologies differ; None when they are
-        identical or when a field that would decide is unknown (None) on either side.
-
-    Example:
-        >>> a = Methodology("cnn", "cross-entropy", "train-A", seed=0)
-        >>> divergence_category(a, Methodology("cnn", "cross-entropy", "train-A", seed=1))
-        'Reinit'
-    """
-    for name, category in _LEVELS:
-        mine, theirs = getattr(base, name), getattr(other, name)
-        if mine is None or theirs is None:
-            return None
-        if mine != theirs:
-            return category
-    return None
 
 
 @dataclass(frozen=True)
@@ -106,7 +30,7 @@ class Member:
         """Return the member's fields as flat store metadata."""
         return {
             "display_name": self.display_name,
-            **asdict(self.methodology),
+            **self.methodology.as_meta(),
             "role": self.role,
             "notes": self.notes,
         }
@@ -219,9 +143,11 @@ def _member(entry: object, defaults: dict, path: Path, index: int) -> Member:
     check_model_id(entry["id"])
     fields = {**defaults, **entry}
     hyperparameters = {**(defaults.get("hyperparameters") or {}), **(entry.get("hyperparameters") or {})}
-    for key in ("architecture", "objective", "training_data", "seed"):
-        if fields.get(key) is None:
+    for key in FIELDS:
+        if key != "hyperparameters" and fields.get(key) is None:
             raise NorepError(f"{where} lacks {key!r} (set it there or in 'defaults')")
+    if fields["objective"] not in OBJECTIVES:
+        raise NorepError(f"{where}: objective {fields['objective']!r} is not one of {sorted(OBJECTIVES)}")
     if not isinstance(fields["seed"], int):
         raise NorepError(f"{where}: seed must be an integer, got {fields['seed']!r}")
     role = fields.get("role", "member")

@@ -20,8 +20,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from norep.architectures import BACKBONES, Classifier, build_backbone, count_parameters
 from norep.errors import NorepError
+from norep.producers.architectures import (
+    BACKBONES,
+    Classifier,
+    build_backbone,
+    count_parameters,
+)
 
 PIXEL_MEAN, PIXEL_STD = 0.2860, 0.3530
 SUPERVISED_DEFAULTS = {
@@ -291,10 +296,10 @@ def _log_probabilities(estimator) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _classical_estimator(architecture: str, hp: dict, seed: int):
+    from sklearn.ensemble import RandomForestClassifier
     from sklearn.kernel_approximation import Nystroem
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.svm import LinearSVC
 

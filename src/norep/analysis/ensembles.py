@@ -2,7 +2,7 @@ r"""Ensembles of temperature-scaled models: every pair of a zoo at once, and gre
 
 The rule (the paper leaves it open): each member's logits :math:`z` are scaled by its
 own temperature :math:`T` (fitted on the calibration split, see
-:mod:`norep.calibration`); the ensemble predicts the class :math:`c` that maximizes the
+:mod:`norep.analysis.calibration`); the ensemble predicts the class :math:`c` that maximizes the
 mean over members of :math:`\mathrm{softmax}(z / T)_c` (rule ``"probabilities"``, the
 default) or of :math:`z_c / T` (rule ``"logits"``). The mean and the sum have the same
 argmax; ties go to the lowest class index, as ``np.argmax``.
@@ -45,16 +45,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-
-from norep.calibration import fit_temperatures, softmax
-from norep.store import Store
 
 _RANK_BLOCK = 2048  # rows ranked at a time: a block stays in the CPU cache
-
-RULES = ("probabilities", "logits")
-"""Ensemble rules: average temperature-scaled probabilities, or temperature-scaled logits."""
-
 
 @dataclass(frozen=True)
 class PairEnsembles:
@@ -71,24 +63,6 @@ class PairEnsembles:
     conversion_rate: np.ndarray
     improvement: np.ndarray
     undecided: float
-
-
-def member_scores(logits: np.ndarray, temperature: float = 1.0, rule: str = "probabilities") -> np.ndarray:
-    """Return what a member contributes to an ensemble: softmax(z / T) or z / T, as float32.
-
-    Args:
-        logits: Shape (M, C).
-        temperature: The member's temperature.
-        rule: One of :data:`RULES`.
-
-    Returns:
-        Scores of shape (M, C).
-    """
-    if rule not in RULES:
-        raise ValueError(f"unknown ensemble rule {rule!r}; use one of {RULES}")
-    if rule == "probabilities":
-        return softmax(logits, temperature)
-    return np.asarray(logits, dtype=np.float32) / np.float32(temperature)
 
 
 def ensemble_predictions(scores: np.ndarray) -> np.ndarray:
@@ -211,51 +185,6 @@ def _candidates(scores: np.ndarray, labels: np.ndarray, a: int, b: np.ndarray, e
     return beaten, total > top_score[a, examples, k] + top_score[b, examples, k]
 
 
-def zoo_scores(store: Store, model_ids: list[str], split: str = "test",
-               temperatures: dict[str, float] | None = None, rule: str = "probabilities") -> np.ndarray:
-    """Stack the members' scores of a store's split, shape (N, M, C), float32.
-
-    Args:
-        store: The prediction store.
-        model_ids: The models; each needs logits (a top-1-only model raises a NorepError).
-        split: The split.
-        temperatures: Temperature per model id; 1 where absent.
-        rule: One of :data:`RULES`.
-
-    Returns:
-        The stacked scores (N * M * C * 4 bytes of memory).
-    """
-    temperatures = temperatures or {}
-    first = store.logits(model_ids[0], split)
-    stacked = np.empty((len(model_ids),) + first.shape, dtype=np.float32)
-    for row, model_id in enumerate(model_ids):
-        stacked[row] = member_scores(store.logits(model_id, split), temperatures.get(model_id, 1.0), rule)
-    return stacked
-
-
-def zoo_ensembles(store: Store, model_ids: list[str] | None = None, split: str = "test",
-                  calibration_split: str | None = "calibration", rule: str = "probabilities") -> PairEnsembles:
-    """Two-model ensembles of every pair of a store's models.
-
-    Args:
-        store: The prediction store.
-        model_ids: Models with logits; all of the store's by default.
-        split: The split the ensembles are evaluated on.
-        calibration_split: Split the temperatures are fitted on; None for T = 1.
-        rule: One of :data:`RULES`.
-
-    Returns:
-        N x N matrices in the order of ``model_ids``.
-
-    Example:
-        >>> pairs = zoo_ensembles(Store("runs/fashion_mnist"))   # doctest: +SKIP
-        >>> pairs.accuracy                                         # doctest: +SKIP
-    """
-    model_ids = store.model_ids if model_ids is None else model_ids
-    temperatures = fit_temperatures(store, model_ids, calibration_split) if calibration_split else None
-    return pairwise_ensembles(zoo_scores(store, model_ids, split, temperatures, rule), store.labels(split))
-
-
 def greedy_selection(scores: np.ndarray, labels: np.ndarray, anchor: int, candidates: list[int],
                      max_size: int) -> tuple[list[int], list[float]]:
     """Grow an ensemble from ``anchor`` by the candidate that most raises its accuracy.
@@ -281,41 +210,3 @@ def greedy_selection(scores: np.ndarray, labels: np.ndarray, anchor: int, candid
         total += scores[chosen]
         accuracies.append(float(max(gains)))
     return members, accuracies
-
-
-def greedy_ensemble(store: Store, anchor: str, candidates: list[str], max_size: int = 5,
-                    select_split: str = "calibration", report_split: str = "test",
-                    rule: str = "probabilities") -> pd.DataFrame:
-    """Greedy ensemble of a store: temperatures and selection on ``select_split`` only.
-
-    Args:
-        store: The prediction store.
-        anchor: The first member.
-        candidates: Models that may be added (e.g. only those below an accuracy cap).
-        max_size: Largest ensemble, anchor included.
-        select_split: Split for temperatures and selection (never the test split).
-        report_split: Split each step is reported on.
-        rule: One of :data:`RULES`.
-
-    Returns:
-        One row per step: step (1 = anchor alone), model_id (the member added),
-        select_accuracy, member_accuracy and ensemble_accuracy (on ``report_split``).
-
-    Example:
-        >>> greedy_ensemble(store, "bit-1k", low_accuracy_ids, max_size=4)   # doctest: +SKIP
-    """
-    model_ids = [anchor] + [c for c in candidates if c != anchor]
-    temperatures = fit_temperatures(store, model_ids, select_split)
-    members, select_accuracy = greedy_selection(
-        zoo_scores(store, model_ids, select_split, temperatures, rule), store.labels(select_split),
-        0, list(range(1, len(model_ids))), max_size)
-    report = zoo_scores(store, [model_ids[m] for m in members], report_split, temperatures, rule)
-    labels = store.labels(report_split)
-    return pd.DataFrame({
-        "step": np.arange(1, len(members) + 1),
-        "model_id": [model_ids[m] for m in members],
-        "select_accuracy": select_accuracy,
-        "member_accuracy": [float(np.mean(s.argmax(axis=1) == labels)) for s in report],
-        "ensemble_accuracy": [float(np.mean(ensemble_predictions(report[:n]) == labels))
-                              for n in range(1, len(members) + 1)],
-    })

@@ -26,11 +26,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from norep.download import fetch_files
+from norep.datasets.download import fetch_files
 from norep.errors import NorepError
-from norep.importers import (
-    IMAGENET_1K, SIMCLR, SPLIT, SUPERVISED, ImportedModel, ImportedStore, class_indices,
-    read_csv_checked, reject_duplicates,
+from norep.producers.importers import (
+    IMAGENET_1K,
+    SPLIT,
+    ImportedModel,
+    ImportedStore,
+    class_indices,
+    methodology_meta,
+    read_csv_checked,
+    reject_duplicates,
 )
 
 DATASETS = (
@@ -52,13 +58,12 @@ COMMITS = {
 _HUMAN = re.compile(r"^subject-\d+$")
 # The last token, with the one before it when that is an ImageNet synset (n + 8 digits).
 _IDENTITY = r"(?:^|_)((?:n\d{8}_)?[^_]*)$"
-_SWAG = ("weakly supervised (hashtag prediction) + supervised fine-tuning",
-         "Instagram hashtags + ImageNet-1k")
+_SWAG = ("weakly-supervised", "Instagram hashtags + ImageNet-1k")
 # observer -> (architecture, objective, training data), as model-vs-human documents them.
 METHODOLOGY = {
-    "resnet50": ("ResNet-50", SUPERVISED, IMAGENET_1K),
-    "bagnet33": ("BagNet-33", SUPERVISED, IMAGENET_1K),
-    "simclr-resnet50x1": ("ResNet-50", SIMCLR, IMAGENET_1K),
+    "resnet50": ("ResNet-50", "cross-entropy", IMAGENET_1K),
+    "bagnet33": ("BagNet-33", "cross-entropy", IMAGENET_1K),
+    "simclr-resnet50x1": ("ResNet-50", "nt-xent", IMAGENET_1K),
     "swag-regnety-16gf-in1k": ("RegNetY-16GF", *_SWAG),
     "swag-regnety-32gf-in1k": ("RegNetY-32GF", *_SWAG),
     "swag-regnety-128gf-in1k": ("RegNetY-128GF", *_SWAG),
@@ -70,7 +75,7 @@ METHODOLOGY = {
 
 def upstream_files() -> dict[str, tuple[str, str]]:
     """Return the public files of the 17 datasets: relative path -> (url, sha256)."""
-    listing = resources.files("norep.importers").joinpath("model_vs_human.sha256").read_text()
+    listing = resources.files("norep.producers.importers").joinpath("model_vs_human.sha256").read_text()
     files = {}
     for line in listing.splitlines():
         sha256, relpath = line.split()
@@ -230,8 +235,6 @@ def observer_meta(observer: str, source: Path) -> dict:
     return {
         "display_name": observer,
         "observer": "human" if human else "model",
-        "architecture": architecture,
-        "objective": objective,
-        "training_data": training_data,
+        **methodology_meta(architecture, objective, training_data),
         "source": f"model-vs-human {source.name}",
     }

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from norep.download import cache_dir, fetch
+from norep.datasets.download import cache_dir, fetch
 from norep.errors import NorepError
 
 CLASSES = (

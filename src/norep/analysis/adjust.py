@@ -29,33 +29,11 @@ Example:
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
-import pandas as pd
 
+from norep.analysis.bootstrap import percentile_interval
+from norep.analysis.pairs import PAIR_METRICS, bootstrap_pair_counts
 from norep.errors import NorepError
-from norep.metrics import PAIR_METRICS, bootstrap_pair_counts, percentile_interval, zoo_correctness
-from norep.store import Store
-
-
-def band_models(store: Store, low: float, high: float, split: str = "test",
-                model_ids: list[str] | None = None) -> list[str]:
-    """Return the models whose accuracy on ``split`` lies in [low, high].
-
-    Args:
-        store: The prediction store.
-        low: Lowest accuracy kept (fraction).
-        high: Highest accuracy kept (fraction).
-        split: The split accuracies are measured on (examples a model answered).
-        model_ids: Models to choose from; all by default.
-
-    Returns:
-        The models in the band, in store order.
-    """
-    outcomes = zoo_correctness(store, split, model_ids)
-    inside = (outcomes.accuracy >= low) & (outcomes.accuracy <= high)
-    return [m for m, keep in zip(outcomes.model_ids, inside) if keep]
 
 
 def _features(accuracy_a: np.ndarray, accuracy_b: np.ndarray) -> np.ndarray:
@@ -75,7 +53,7 @@ def accuracy_adjusted(correct: np.ndarray, pairs: np.ndarray, reference: np.ndar
         pairs: Model index pairs to adjust, shape (P, 2).
         reference: Model index pairs to fit on, shape (R, 2); pairs whose metric is
             undefined (NaN) are left out; at least 3 must remain.
-        metric: A name from :data:`norep.metrics.PAIR_METRICS`.
+        metric: A name from :data:`norep.analysis.pairs.PAIR_METRICS`.
         predictions: Top-1 labels, needed for ``disagreement``.
         valid: Where each model answered; all when None.
         n_boot: Number of bootstrap samples.
@@ -115,40 +93,3 @@ def accuracy_adjusted(correct: np.ndarray, pairs: np.ndarray, reference: np.ndar
     interval = percentile_interval(value - expected, boot_value - boot_expected, level)
     return {"value": value, "expected": expected, "adjusted": interval.estimate,
             "low": interval.low, "high": interval.high, "coefficients": coefficients}
-
-
-def adjusted_diversity(store: Store, pairs: list[tuple[str, str]] | None = None,
-                       reference: list[tuple[str, str]] | None = None, metric: str = "kappa",
-                       split: str = "test", n_boot: int = 1000, level: float = 0.95,
-                       seed: int = 0) -> pd.DataFrame:
-    """Accuracy-adjusted pair metric of a store (see the module docstring).
-
-    Args:
-        store: The prediction store.
-        pairs: (model_a, model_b) pairs to report; every pair of the store by default.
-        reference: Pairs the accuracy fit uses; every pair of the store by default.
-        metric: A name from :data:`norep.metrics.PAIR_METRICS`.
-        split: The split.
-        n_boot: Number of bootstrap samples.
-        level: Coverage of the intervals.
-        seed: Seed of the resampling.
-
-    Returns:
-        One row per pair: model_a, model_b, acc_a, acc_b, the metric, expected,
-        adjusted, low, high.
-    """
-    everything = list(itertools.combinations(store.model_ids, 2))
-    pairs, reference = pairs or everything, reference or everything
-    model_ids = list(dict.fromkeys(m for pair in pairs + reference for m in pair))
-    outcomes = zoo_correctness(store, split, model_ids)
-    index = {m: i for i, m in enumerate(model_ids)}
-    result = accuracy_adjusted(outcomes.correct, [(index[a], index[b]) for a, b in pairs],
-                               [(index[a], index[b]) for a, b in reference], metric,
-                               outcomes.predictions, outcomes.valid, n_boot, level, seed)
-    accuracy = outcomes.accuracy
-    return pd.DataFrame({
-        "model_a": [a for a, _ in pairs], "model_b": [b for _, b in pairs],
-        "acc_a": [accuracy[index[a]] for a, _ in pairs], "acc_b": [accuracy[index[b]] for _, b in pairs],
-        metric: result["value"], "expected": result["expected"], "adjusted": result["adjusted"],
-        "low": result["low"], "high": result["high"],
-    })

@@ -21,7 +21,6 @@ store is reopened for writing), so no kill can leave it disagreeing with a check
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -35,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from norep.errors import NorepError
+from norep.store.files import atomic_write_bytes, dump_json, sha256_file, write_table
 
 FORMAT_VERSION = 1
 ARRAY_NAMES = ("logits", "embeddings", "predictions", "confidences")
@@ -43,31 +43,6 @@ EXAMPLES = "examples.parquet"
 MODELS = "models.parquet"
 VERSIONED_PACKAGES = ("norep", "numpy", "pandas", "pyarrow", "torch", "timm", "scikit-learn")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+@-]*$")
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 22) -> str:
-    """Return the hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _write_table(path: Path, table: pd.DataFrame) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def _versions() -> dict[str, str]:
@@ -103,7 +78,7 @@ class Store:
 
     Example:
         >>> store = Store("runs/fashion_mnist")          # doctest: +SKIP
-        >>> store.correct(split="test").mean(axis=1)     # doctest: +SKIP
+        >>> store.labels("test")                          # doctest: +SKIP
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -186,7 +161,7 @@ class Store:
             store._export_models_table()
             return store
         examples = examples.reset_index(drop=True).astype({"example_id": str, "split": str})
-        _write_table(path / EXAMPLES, examples)
+        write_table(path / EXAMPLES, examples)
         manifest = {
             "format_version": FORMAT_VERSION,
             "dataset": dataset_entry,
@@ -194,7 +169,7 @@ class Store:
             "models": [],
             "files": {EXAMPLES: sha256_file(path / EXAMPLES)},
         }
-        atomic_write_bytes(path / MANIFEST, _dump_json(manifest))
+        atomic_write_bytes(path / MANIFEST, dump_json(manifest))
         return cls(path)
 
     def add_model(self, model_id: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
@@ -221,7 +196,7 @@ class Store:
                 handle.flush()
                 os.fsync(handle.fileno())
         meta = {**meta, "model_id": model_id}
-        (tmp / "meta.json").write_bytes(_dump_json(meta))
+        (tmp / "meta.json").write_bytes(dump_json(meta))
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
@@ -235,14 +210,14 @@ class Store:
             manifest["models"].append(model_id)
         metas = [self._read_meta(m) if m != model_id else meta for m in manifest["models"]]
         manifest["versions"] = _versions()
-        atomic_write_bytes(self.path / MANIFEST, _dump_json(manifest))
+        atomic_write_bytes(self.path / MANIFEST, dump_json(manifest))
         self.manifest = manifest
         self.models = _models_table(metas)
         self._verified = {k for k in self._verified if not k.startswith(prefix)} | {prefix + "meta.json"}
         self._export_models_table()
 
     def _export_models_table(self) -> None:
-        _write_table(self.path / MODELS, self.models)
+        write_table(self.path / MODELS, self.models)
 
     def _check_arrays(self, model_id: str, arrays: dict[str, np.ndarray]) -> None:
         unknown = set(arrays) - set(ARRAY_NAMES)
@@ -337,33 +312,6 @@ class Store:
             )
         return self.array(model_id, "logits", split)
 
-    def top1(self, model_id: str, split: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Return a model's top-1 predictions and their softmax confidences.
-
-        For logits, the confidence is the maximum softmax probability at temperature 1.
-        Missing answers of imported models are -1 with confidence NaN; so are all
-        confidences of models that record decisions only (e.g. human observers).
-        """
-        if self.has_array(model_id, "logits"):
-            logits = np.asarray(self.array(model_id, "logits", split), dtype=np.float64)
-            shifted = logits - logits.max(axis=1, keepdims=True)
-            confidences = 1.0 / np.exp(shifted).sum(axis=1)
-            return logits.argmax(axis=1), confidences
-        predictions = np.asarray(self.array(model_id, "predictions", split))
-        if not self.has_array(model_id, "confidences"):
-            return predictions, np.full(predictions.shape, np.nan)
-        confidences = np.asarray(self.array(model_id, "confidences", split), dtype=np.float64)
-        return predictions, np.where(predictions >= 0, confidences, np.nan)
-
-    def predictions(self, split: str | None = None, model_ids: list[str] | None = None) -> np.ndarray:
-        """Return top-1 predictions, shape (n_models, n_examples)."""
-        model_ids = self.model_ids if model_ids is None else model_ids
-        return np.stack([self.top1(m, split)[0] for m in model_ids])
-
-    def correct(self, split: str | None = None, model_ids: list[str] | None = None) -> np.ndarray:
-        """Return top-1 correctness, bool of shape (n_models, n_examples)."""
-        return self.predictions(split, model_ids) == self.labels(split)[None, :]
-
     def verify(self) -> None:
         """Check the sha256 of every file in the manifest; raise naming the first bad one."""
         for relpath in self.manifest["files"]:
@@ -397,10 +345,6 @@ class Store:
             )
         self._verified.add(relpath)
         return path
-
-
-def _dump_json(value: dict) -> bytes:
-    return (json.dumps(value, indent=1, sort_keys=True) + "\n").encode()
 
 
 def _models_table(metas: list[dict]) -> pd.DataFrame:

@@ -6,8 +6,10 @@ store. Imported examples all go to the split ``test``: these sources give no hel
 calibration split, so analyses that fit something (temperatures, greedy selection)
 must carve one out themselves.
 
-The methodology strings below are shared by the importers so that equal methodologies
-compare equal across sources; a field a source does not document stays None.
+Methodologies use the vocabulary of :mod:`norep.zoo.methodology`, shared with trained
+models, so that equal methodologies compare equal across sources; a field a source does
+not document stays None (unknown), and so do the seed and hyper-parameters, which no
+source records.
 """
 
 from __future__ import annotations
@@ -23,11 +25,9 @@ import pandas as pd
 
 from norep.errors import NorepError
 from norep.store import MANIFEST, Store, check_model_id
+from norep.zoo import OBJECTIVES, Methodology
 
 SPLIT = "test"
-SUPERVISED = "supervised"
-SIMCLR = "self-supervised contrastive (SimCLR) + linear head"
-DINO = "self-distillation (DINO) + linear head"
 IMAGENET_1K = "ImageNet-1k"
 KINDS = ("model-vs-human", "imagenet-x", "timm")
 
@@ -67,6 +67,22 @@ class ImportedStore:
         return {"name": self.dataset, "fingerprint": self.fingerprint, "classes": list(self.classes)}
 
 
+def methodology_meta(architecture: str | None, objective: str | None, training_data: str | None) -> dict:
+    """Return the methodology fields of an imported model as store metadata.
+
+    Args:
+        architecture: The network, or None when the source does not say.
+        objective: A name from :data:`norep.zoo.OBJECTIVES`, or None.
+        training_data: The (pre)training data, or None.
+
+    Returns:
+        Every methodology field; the seed and hyper-parameters are unknown (None).
+    """
+    if objective is not None and objective not in OBJECTIVES:
+        raise ValueError(f"objective {objective!r} is not in the shared vocabulary {sorted(OBJECTIVES)}")
+    return Methodology(architecture, objective, training_data, seed=None, hyperparameters=None).as_meta()
+
+
 def import_predictions(kind: str, path: str | None, store: str) -> None:
     """Read, validate and write imported predictions.
 
@@ -80,11 +96,13 @@ def import_predictions(kind: str, path: str | None, store: str) -> None:
         >>> import_predictions("imagenet-x", "../shared/data/imagenet-x", "runs/imagenet-x")  # doctest: +SKIP
     """
     if kind == "model-vs-human":
-        from norep.importers.model_vs_human import read_model_vs_human as reader
+        from norep.producers.importers.model_vs_human import (
+            read_model_vs_human as reader,
+        )
     elif kind == "imagenet-x":
-        from norep.importers.imagenet_x import read_imagenet_x as reader
+        from norep.producers.importers.imagenet_x import read_imagenet_x as reader
     elif kind == "timm":
-        from norep.importers.timm_output import read_timm_output as reader
+        from norep.producers.importers.timm_output import read_timm_output as reader
     else:
         raise NorepError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     stores = reader(path, Path(store))

@@ -11,13 +11,20 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from norep.architectures import Classifier, build_backbone
-from norep.data import CLASSES, examples_table, load_fashion_mnist, make_splits, split_fingerprint, store_images
+from norep.datasets.fashion_mnist import (
+    CLASSES,
+    examples_table,
+    load_fashion_mnist,
+    make_splits,
+    split_fingerprint,
+    store_images,
+)
 from norep.errors import NorepError
-from norep.learners import TrainingData, recipe_hyperparameters, train_member
+from norep.producers.architectures import Classifier, build_backbone
+from norep.producers.learners import TrainingData, recipe_hyperparameters, train_member
 from norep.runtime import seed_all
 from norep.store import Store, model_dirname
-from norep.zoo import Member, ZooSpec, load_spec
+from norep.zoo.spec import Member, ZooSpec, load_spec
 
 
 def check_trainable(spec: ZooSpec, subsets: dict) -> None:
@@ -105,8 +112,7 @@ def _train_one(member: Member, spec: ZooSpec, store: Store, data: TrainingData, 
 
 def _same_recipe(stored: dict, member: Member) -> bool:
     """Return whether a stored model was trained from this spec entry's methodology."""
-    return all(stored.get(key) == value for key, value in member.as_meta().items()
-               if key in ("architecture", "objective", "training_data", "seed", "hyperparameters"))
+    return all(stored.get(key) == value for key, value in member.methodology.as_meta().items())
 
 
 def train_zoo(spec_path: str | Path, store_path: str | Path, data_path: str | Path | None = None,

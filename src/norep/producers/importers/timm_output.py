@@ -32,12 +32,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from norep.datasets.imagenet import class_range, imagenet_classes
 from norep.errors import NorepError
-from norep.importers import (
-    SPLIT, ImportedModel, ImportedStore, aligned_rows, class_indices, read_csv_checked,
+from norep.producers.importers import (
+    SPLIT,
+    ImportedModel,
+    ImportedStore,
+    aligned_rows,
+    class_indices,
+    methodology_meta,
+    read_csv_checked,
     reject_duplicates,
 )
-from norep.importers.imagenet_x import class_index_column, class_range, imagenet_classes
+from norep.producers.importers.imagenet_x import class_index_column
 
 LABELS = "labels.csv"
 RESULT_SUFFIXES = (".csv", ".json", ".parquet")
@@ -280,8 +287,7 @@ def read_model(file: Path, table: pd.DataFrame, reference: pd.Index, wnids: list
         raise NorepError(f"{file}: {output_type} holds NaN or infinite values; the file is damaged")
     if output_type == "prob" and not ((outputs >= 0) & (outputs <= 1)).all():
         raise NorepError(f"{file}: probabilities must lie in [0, 1]; was it written with --output-type logit?")
-    meta = {"display_name": file.stem, "architecture": None, "objective": None, "training_data": None,
-            "output_type": output_type, "source": f"timm inference.py {file.name}"}
+    meta = {"display_name": file.stem, **methodology_meta(None, None, None), "output_type": output_type, "source": f"timm inference.py {file.name}"}
     model_id = f"timm/{file.stem}"
     full = outputs is not None and outputs.shape[1] == n_classes
     if full and (top is None or top.shape[1] == n_classes):

@@ -39,10 +39,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from norep.calibration import softmax
-from norep.errors import NorepError
-from norep.metrics import _group_order, _group_sums, _stored_weights, bootstrap_sums, nanquantile
-from norep.store import Store
+from norep.analysis.bootstrap import (
+    bootstrap_sums,
+    group_order,
+    group_sums,
+    nanquantile,
+    stored_weights,
+)
 
 
 def confidence_angles(conf_a: np.ndarray, conf_b: np.ndarray, correct_a: np.ndarray,
@@ -62,52 +65,6 @@ def confidence_angles(conf_a: np.ndarray, conf_b: np.ndarray, correct_a: np.ndar
     correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     rows = np.flatnonzero(correct_a != correct_b)
     return rows, np.arctan2(np.asarray(conf_b)[rows], np.asarray(conf_a)[rows]), correct_a[rows]
-
-
-def pair_angles(store: Store, model_a: str, model_b: str, split: str = "test",
-                temperatures: dict[str, float] | None = None) -> pd.DataFrame:
-    """The confidence angle of every exactly-one-right example of a pair in a store.
-
-    Examples either model did not answer are left out.
-
-    Args:
-        store: The prediction store.
-        model_a: First model (x axis of the confidence plane).
-        model_b: Second model (y axis).
-        split: The split.
-        temperatures: Optional temperature per model to scale its confidences with
-            (needs that model's logits).
-
-    Returns:
-        One row per example: example_id, label, theta, conf_a, conf_b, right (the id
-        of the model that is right), and the store's subdomain columns.
-
-    Example:
-        >>> angles = pair_angles(store, "resnet50", "clip-s")                # doctest: +SKIP
-        >>> angles.groupby("right").theta.plot.hist(alpha=0.5, bins=30)      # doctest: +SKIP
-    """
-    labels = store.labels(split)
-    outcomes = [_top1(store, m, split, (temperatures or {}).get(m)) for m in (model_a, model_b)]
-    (pred_a, conf_a), (pred_b, conf_b) = outcomes
-    answered = (pred_a >= 0) & (pred_b >= 0)
-    rows, theta, a_right = confidence_angles(conf_a, conf_b, (pred_a == labels) & answered,
-                                             (pred_b == labels) & answered)
-    table = store.examples.iloc[store.rows(split)[rows]].drop(columns="split").reset_index(drop=True)
-    table.insert(2, "theta", theta)
-    table.insert(3, "conf_a", conf_a[rows])
-    table.insert(4, "conf_b", conf_b[rows])
-    table.insert(5, "right", np.where(a_right, model_a, model_b))
-    return table
-
-
-def _top1(store: Store, model_id: str, split: str, temperature: float | None) -> tuple[np.ndarray, np.ndarray]:
-    if temperature is None:
-        return store.top1(model_id, split)
-    if not store.has_array(model_id, "logits"):
-        raise NorepError(f"model {model_id} has only top-1 confidences, which a temperature cannot "
-                         "rescale; leave it out of temperatures")
-    logits = store.logits(model_id, split)
-    return logits.argmax(axis=1), softmax(logits, temperature).max(axis=1)
 
 
 def subdomain_differences(correct_a: np.ndarray, correct_b: np.ndarray, groups: np.ndarray,
@@ -229,11 +186,11 @@ def _shared_differences(correct: np.ndarray, pairs: np.ndarray, groups: np.ndarr
     right_a, right_b = correct[pairs[:, 0]][:, rows], correct[pairs[:, 1]][:, rows]
     # per pair: sum of correct_a - correct_b over the examples of each group
     difference = right_a.astype(np.int8) - right_b.astype(np.int8)
-    order, starts = _group_order(codes, n_groups)
+    order, starts = group_order(codes, n_groups)
     position = np.empty(len(rows), dtype=np.intp)
     position[order] = np.arange(len(rows))
     chunk = max(1, _SUM_BUDGET // max(1, n_boot * n_groups) - 1)
-    weights = None if len(pairs) <= chunk or not len(rows) else _stored_weights(len(rows), n_boot, seed, position)
+    weights = None if len(pairs) <= chunk or not len(rows) else stored_weights(len(rows), n_boot, seed, position)
     tail = (1 - level) / 2
     tables = []
     for start in range(0, len(pairs), chunk):
@@ -245,7 +202,7 @@ def _shared_differences(correct: np.ndarray, pairs: np.ndarray, groups: np.ndarr
             if weights is None:
                 sums = bootstrap_sums(values, n_boot, seed, groups=codes)
             else:
-                sums = np.concatenate([_group_sums(w, values[order], starts) for w in weights])
+                sums = np.concatenate([group_sums(w, values[order], starts) for w in weights])
             with np.errstate(invalid="ignore", divide="ignore"):
                 samples = sums[..., 1:] / sums[..., :1]  # (B, G, pairs)
         low, high = nanquantile(samples, (tail, 1 - tail))
@@ -270,83 +227,3 @@ def _subdomain_codes(values: np.ndarray, absent: np.ndarray, missing: str | None
         codes[absent] = len(names)
         names = np.append(names.astype(object), missing)
     return codes, names
-
-
-def who_wins_where(store: Store, model_a: str, model_b: str, by: str = "superclass", split: str = "test",
-                   n_boot: int = 1000, level: float = 0.95, seed: int = 0,
-                   missing: str | None = None) -> pd.DataFrame:
-    """Per-subdomain accuracy differences of a pair, and which model wins each subdomain.
-
-    The same as :func:`who_wins_where_many` for the one pair, without the model columns;
-    to compare many pairs, call that function once instead (identical numbers, one set
-    of bootstrap resamples).
-
-    Args:
-        store: The prediction store.
-        model_a: First model.
-        model_b: Second model.
-        by: ``"class"`` (class names), or a column of the store's examples table.
-        split: The split.
-        n_boot: Number of bootstrap samples.
-        level: Coverage of the intervals.
-        seed: Seed of the resampling.
-        missing: Examples whose subdomain is missing (NaN or None, e.g. ImageNet-X
-            images without a top factor) are left out by default; a name reports them
-            as one more group of that name, after the others.
-
-    Returns:
-        The table of :func:`subdomain_differences` with the group column named ``by``
-        (classes in class order, by name) and a column ``winner``: the model whose
-        accuracy is higher with the interval excluding 0, else ``"neither"``.
-
-    Example:
-        >>> who_wins_where(store, "resnet50", "clip-s", by="superclass")   # doctest: +SKIP
-    """
-    table = who_wins_where_many(store, [(model_a, model_b)], by, split, n_boot, level, seed, missing)
-    return table.drop(columns=["model_a", "model_b"])
-
-
-def who_wins_where_many(store: Store, pairs: list[tuple[str, str]], by: str = "superclass",
-                        split: str = "test", n_boot: int = 1000, level: float = 0.95, seed: int = 0,
-                        missing: str | None = None) -> pd.DataFrame:
-    """:func:`who_wins_where` for many pairs at once, sharing the bootstrap resamples.
-
-    Args:
-        store: The prediction store.
-        pairs: (model_a, model_b) pairs, e.g. ``[(base, m) for m in others]``.
-        by: ``"class"`` (class names), or a column of the store's examples table.
-        split: The split.
-        n_boot: Number of bootstrap samples.
-        level: Coverage of the intervals.
-        seed: Seed of the resampling.
-        missing: Examples whose subdomain is missing are left out by default; a name
-            reports them as one more group of that name.
-
-    Returns:
-        One row per pair and subdomain: model_a, model_b, the subdomain (column named
-        ``by``), n, acc_a, acc_b, difference, low, high and winner; identical to
-        :func:`who_wins_where` pair by pair with the same seed.
-
-    Example:
-        >>> who_wins_where_many(store, [("resnet50", m) for m in others], by="class")  # doctest: +SKIP
-    """
-    examples = store.examples.iloc[store.rows(split)]
-    if by == "class":
-        groups = examples["label"].to_numpy()
-    elif by in examples.columns and by not in ("example_id", "split"):
-        groups = examples[by].to_numpy()
-    else:
-        columns = [c for c in examples.columns if c not in ("example_id", "split")]
-        raise NorepError(f"no subdomain {by!r} in {store.path}; use 'class' or one of {columns}")
-    model_ids = list(dict.fromkeys(m for pair in pairs for m in pair))
-    index = {m: i for i, m in enumerate(model_ids)}
-    labels = store.labels(split)
-    predictions = np.stack([store.top1(m, split)[0] for m in model_ids]).reshape(len(model_ids), len(labels))
-    table = subdomain_differences_many(predictions == labels[None, :], groups,
-                                       [(index[a], index[b]) for a, b in pairs], predictions >= 0,
-                                       n_boot, level, seed, missing, model_ids)
-    table["winner"] = np.select([table["low"] > 0, table["high"] < 0],
-                                [table["model_a"], table["model_b"]], "neither")
-    if by == "class":  # sorted by class index, shown by name
-        table["group"] = np.asarray(store.classes, dtype=object)[table["group"].to_numpy(int)]
-    return table.rename(columns={"group": by})

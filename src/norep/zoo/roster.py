@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from norep.errors import NorepError
-from norep.store import Store
-from norep.zoo import CATEGORIES, Methodology, divergence_category
+from norep.store import Store, read_outcomes
+from norep.zoo.methodology import CATEGORIES, Methodology, divergence_category
 
 BASE_LABEL = "Base"  #: the group of the base model (also the plots' color key)
 CONTROL_LABEL = "Accuracy control"  #: the group of the accuracy controls
@@ -123,9 +122,7 @@ def make_roster(store: Store, base: str, band: float) -> Roster:
     group = [BASE_LABEL if m == base else CONTROL_LABEL if roles[m] == "accuracy-control"
              else category[m] or UNDECIDABLE_LABEL for m in models.index]
     band_split = "calibration" if "calibration" in set(store.examples["split"]) else "test"
-    correct = store.correct(band_split)
-    answered = store.predictions(band_split) >= 0
-    accuracy = pd.Series(correct.sum(1) / np.maximum(answered.sum(1), 1), index=models.index)
+    accuracy = pd.Series(read_outcomes(store, band_split, list(models.index)).accuracy, index=models.index)
     table = pd.DataFrame({
         "name": names, "role": roles, "category": category, "group": group, "accuracy": accuracy,
         "in_band": (accuracy - accuracy[base]).abs() <= band + 1e-12,

@@ -1,0 +1,1 @@
+"""The book: build and checks, store views, plots and chapter helpers."""

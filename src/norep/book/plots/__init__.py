@@ -1,0 +1,1 @@
+"""Figures of the book: one module per figure family, each function returning a matplotlib Figure."""

@@ -1,0 +1,1 @@
+"""Datasets: Fashion-MNIST (the mini zoo's data), ImageNet classes and annotations, verified downloads."""

@@ -1,0 +1,1 @@
+"""Producers fill prediction stores: mini-zoo training and importers. Analyses never read them."""
