@@ -1,0 +1,71 @@
+"""Benchmark: the torch L-BFGS linear probe against scikit-learn's LogisticRegression.
+
+Both fit the same penalized multinomial logistic regression (lambda = 1 / (M C)) on
+standardized synthetic features of M rows, D dimensions and K classes; the probe must
+reach scikit-learn's test accuracy within 0.5 points and be at least 3x faster at the
+full size (M=50,000, D=512, K=10).
+
+Usage:
+    python benchmarks/probe_speed.py                     # full size
+    python benchmarks/probe_speed.py --examples 5000 --features 64 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from common import best_time, conditions, finish
+from sklearn.linear_model import LogisticRegression
+
+from norep.analysis.probes import train_probe
+
+TARGET_RATIO = 3.0
+
+
+def synthetic_features(n_examples: int, n_features: int, n_classes: int, seed: int = 0):
+    """Return train and test (features, labels): class means in a random subspace plus noise."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(n_classes, 16)) @ rng.normal(size=(16, n_features)) / 16
+    def draw(n):
+        labels = rng.integers(0, n_classes, n)
+        return (centers[labels] + rng.normal(size=(n, n_features))).astype(np.float32), labels
+    return draw(n_examples), draw(n_examples // 5)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Time both fits, compare their test accuracies, print and return the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=50_000, help="M, training rows")
+    parser.add_argument("--features", type=int, default=512, help="D, feature dimensions")
+    parser.add_argument("--classes", type=int, default=10, help="K, classes")
+    parser.add_argument("--c", type=float, default=1.0, help="scikit-learn's C (lambda = 1 / (M C))")
+    parser.add_argument("--repeat", type=int, default=1, help="timings of each fit (the shortest is kept)")
+    parser.add_argument("--json", default=None, help="write the results to this JSON file")
+    args = parser.parse_args(argv)
+    (x, y), (test_x, test_y) = synthetic_features(args.examples, args.features, args.classes)
+    mean, scale = x.mean(0), x.std(0)
+    l2 = 1.0 / (len(x) * args.c)
+    fitted = {}
+    probe_seconds = best_time(lambda: fitted.update(probe=train_probe(x, y, l2)), args.repeat)
+    sklearn_seconds = best_time(lambda: fitted.update(sklearn=LogisticRegression(
+        C=args.c, max_iter=1000).fit((x - mean) / scale, y)), args.repeat)
+    probe_accuracy = fitted["probe"].accuracy(test_x, test_y)
+    sklearn_accuracy = float(fitted["sklearn"].score((test_x - mean) / scale, test_y))
+    results = {
+        "examples": args.examples, "features": args.features, "classes": args.classes,
+        "torch_threads": torch.get_num_threads(), "probe_seconds": probe_seconds,
+        "sklearn_seconds": sklearn_seconds, "ratio": sklearn_seconds / probe_seconds,
+        "probe_accuracy": probe_accuracy, "sklearn_accuracy": sklearn_accuracy,
+        "accuracy_gap_points": 100 * abs(probe_accuracy - sklearn_accuracy),
+        "target_ratio": TARGET_RATIO, **conditions(),
+    }
+    print(f"probe {probe_seconds:.2f} s (accuracy {100 * probe_accuracy:.2f}%), scikit-learn "
+          f"{sklearn_seconds:.2f} s ({100 * sklearn_accuracy:.2f}%): {results['ratio']:.1f}x "
+          f"(target {TARGET_RATIO:g}x), accuracy gap {results['accuracy_gap_points']:.2f} points")
+    return finish(results, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Linear probes against scikit-learn's LogisticRegression and hand-made cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from norep.analysis.probes import select_probe, train_probe
+
+
+def blobs(n=600, d=20, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=1.2, size=(classes, d))
+    labels = rng.integers(0, classes, n)
+    return centers[labels] + rng.normal(size=(n, d)) * rng.uniform(0.5, 3, d), labels
+
+
+def objective(x, y, weight, bias, l2):
+    """Mean cross-entropy plus l2 / 2 times the squared weights, in float64."""
+    logits = x @ np.asarray(weight, np.float64) + bias
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(len(y)), y].mean() + l2 / 2 * np.sum(np.asarray(weight, np.float64) ** 2)
+
+
+def test_matches_sklearn_at_the_same_strength():
+    x, y = blobs()
+    test_x, test_y = blobs(seed=1)
+    scaled = (x - x.mean(0)) / x.std(0)
+    for c in (0.01, 1.0):
+        probe = train_probe(x, y, l2=1 / (len(x) * c))
+        reference = LogisticRegression(C=c, max_iter=5000, tol=1e-8).fit(scaled, y)
+        ours = probe.accuracy(test_x, test_y)
+        theirs = reference.score((test_x - x.mean(0)) / x.std(0), test_y)
+        assert abs(ours - theirs) <= 0.005
+        # Both minimize the same convex objective: they reach the same value.
+        ours_objective = objective(scaled, y, probe.weight, probe.bias, 1 / (len(x) * c))
+        theirs_objective = objective(scaled, y, reference.coef_.T, reference.intercept_, 1 / (len(x) * c))
+        assert ours_objective == pytest.approx(theirs_objective, rel=1e-3)
+
+
+def test_standardization_uses_training_rows_only_and_bias_is_free():
+    x, y = blobs()
+    probe = train_probe(x + 100.0, y, l2=10.0)
+    np.testing.assert_allclose(probe.mean, (x + 100.0).mean(0), rtol=1e-5)
+    strong = train_probe(x, np.zeros(len(x), int) + (np.arange(len(x)) % 10 == 0), l2=1e6)
+    # A huge penalty zeroes the weights; the free bias still learns the 9:1 class prior.
+    assert np.abs(strong.weight).max() < 1e-4
+    assert strong.bias[0] - strong.bias[1] == pytest.approx(np.log(9), abs=0.05)
+
+
+def test_selection_prefers_the_penalty_that_generalizes_and_refits():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, 200))  # more features than rows: weak penalties overfit
+    y = (x[:, 0] > 0).astype(int)
+    held = rng.normal(size=(400, 200))
+    probe, table = select_probe(x, y, held, (held[:, 0] > 0).astype(int), grid=(1e-6, 1e-2, 1.0))
+    assert table["l2"].tolist() == [1e-6, 1e-2, 1.0]
+    assert probe.l2 == table["l2"][table["held_out_accuracy"].idxmax()]
+    assert table["held_out_accuracy"].max() > table["held_out_accuracy"][0]
+
+
+def test_bad_shapes_are_refused():
+    with pytest.raises(ValueError, match="same rows"):
+        train_probe(np.zeros((5, 2)), np.zeros(4, int), l2=1.0)
