@@ -17,10 +17,19 @@ the commit point, so a killed writer leaves either the old or the new store, and
 whose directory is not in the manifest counts as unfinished. ``models.parquet`` is
 derived from the committed metadata and rewritten after the manifest (and when a
 store is reopened for writing), so no kill can leave it disagreeing with a checksum.
+
+Files are checked against their sha256 on first use. Hashing a 20 GB store on every
+open would dominate every analysis, so ``.verified.json`` records, per file, the size,
+modification time and inode it had when its hash last matched: a file whose record
+still matches is not hashed again. An edit or a truncation changes the size or the
+modification time and is caught on the next open; :meth:`Store.verify` (``norep
+verify``) hashes every file regardless, and also catches a file rewritten in place with
+its old modification time restored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -41,6 +50,7 @@ ARRAY_NAMES = ("logits", "embeddings", "predictions", "confidences")
 MANIFEST = "manifest.json"
 EXAMPLES = "examples.parquet"
 MODELS = "models.parquet"
+VERIFIED = ".verified.json"
 VERSIONED_PACKAGES = ("norep", "numpy", "pandas", "pyarrow", "torch", "timm", "scikit-learn")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+@-]*$")
 
@@ -99,6 +109,7 @@ class Store:
                 f"this norep reads version {FORMAT_VERSION}; re-create the store"
             )
         self._verified: set[str] = set()
+        self._records = _read_records(self.path / VERIFIED)
         self.examples = pd.read_parquet(self._verified_path(EXAMPLES))
         self.models = _models_table([self._read_meta(m) for m in self.manifest["models"]])
 
@@ -312,11 +323,16 @@ class Store:
             )
         return self.array(model_id, "logits", split)
 
-    def verify(self) -> None:
-        """Check the sha256 of every file in the manifest; raise naming the first bad one."""
+    def verify(self) -> int:
+        """Hash every file in the manifest, whatever its record says; raise naming the first bad one.
+
+        Returns:
+            The number of files checked.
+        """
         for relpath in self.manifest["files"]:
             self._verified.discard(relpath)
-            self._verified_path(relpath)
+            self._verified_path(relpath, rehash=True)
+        return len(self.manifest["files"])
 
     def _require(self, model_id: str) -> None:
         if not self.has_model(model_id):
@@ -329,7 +345,7 @@ class Store:
         relpath = f"models/{model_dirname(model_id)}/meta.json"
         return json.loads(self._verified_path(relpath).read_text())
 
-    def _verified_path(self, relpath: str) -> Path:
+    def _verified_path(self, relpath: str, rehash: bool = False) -> Path:
         path = self.path / relpath
         if relpath in self._verified:
             return path
@@ -338,13 +354,38 @@ class Store:
             raise NorepError(f"{path} is not listed in the store's manifest; re-create the store")
         if not path.is_file():
             raise NorepError(f"{path} is missing from the store; re-create it")
-        if sha256_file(path) != expected:
-            raise NorepError(
-                f"{path} is corrupt (its sha256 differs from the manifest: truncated or "
-                "edited); delete the store and re-create it"
-            )
+        record = [*_file_state(path), expected]
+        if rehash or self._records.get(relpath) != record:
+            if sha256_file(path) != expected:
+                raise NorepError(
+                    f"{path} is corrupt (its sha256 differs from the manifest: truncated or "
+                    "edited); delete the store and re-create it"
+                )
+            self._records[relpath] = record
+            _write_records(self.path / VERIFIED, self._records)
         self._verified.add(relpath)
         return path
+
+
+def _file_state(path: Path) -> list[int]:
+    """Size, modification time (ns) and inode of a file: what changes when it is rewritten."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def _read_records(path: Path) -> dict[str, list]:
+    """Return the verification records of a store; none when absent or unreadable."""
+    try:
+        records = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return records if isinstance(records, dict) else {}
+
+
+def _write_records(path: Path, records: dict[str, list]) -> None:
+    """Write the verification records atomically; a read-only store keeps none."""
+    with contextlib.suppress(OSError):  # without a record the next open hashes again
+        atomic_write_bytes(path, dump_json(records))
 
 
 def _models_table(metas: list[dict]) -> pd.DataFrame:
