@@ -51,6 +51,31 @@ def make_synthetic_store(path, n_classes: int = 5, n_calibration: int = 300, n_t
     return store
 
 
+EXTRA_MODELS = [
+    # model_id, architecture, objective, training_data, seed, hyperparameters, role, skill
+    ("strong", "vit", "cross-entropy", "train-A", 0, {"lr": 0.003}, "member", 3.0),
+    ("weak-data", "cnn", "contrastive", "train-C", 0, {"lr": 0.003}, "member", 0.6),
+    ("control", "cnn", "cross-entropy", "train-A", 0, {"lr": 0.003, "target_accuracy": 0.6},
+     "accuracy-control", 0.7),
+]
+
+
+def make_chapter_store(path) -> Store:
+    """The synthetic store plus a strong anchor, a weak Dataset member and an accuracy control."""
+    store = make_synthetic_store(path)
+    rng = np.random.default_rng(1)
+    labels = store.labels()
+    n, n_classes = len(labels), len(store.classes)
+    for model_id, architecture, objective, data, seed, hyper, role, skill in EXTRA_MODELS:
+        logits = rng.normal(size=(n, n_classes))
+        logits[np.arange(n), labels] += skill
+        store.add_model(model_id, {
+            "display_name": model_id, "architecture": architecture, "objective": objective,
+            "training_data": data, "seed": seed, "hyperparameters": hyper, "role": role,
+        }, {"logits": (2.0 * logits).astype(np.float32)})
+    return store
+
+
 @pytest.fixture(scope="session")
 def fashion_mnist():
     """The real Fashion-MNIST folder; CI installs it, elsewhere tests skip without it."""

@@ -8,9 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.special
+import scipy.stats
 
 from norep.analysis.specialization import (
+    category_trend,
+    class_spread,
     confidence_angles,
+    confident_right_share,
     subdomain_differences,
     subdomain_differences_many,
 )
@@ -224,3 +228,58 @@ def test_who_wins_where_many_equals_pair_by_pair(synthetic_store):
         rows = many[many["model_b"] == m]
         assert (rows["model_a"] == "base").all()
         pd.testing.assert_frame_equal(rows.drop(columns=["model_a", "model_b"]).reset_index(drop=True), one)
+
+
+def naive_draws(n_examples, n_boot, seed):
+    """The package's bootstrap draws, 50 resamples at a time, as index arrays."""
+    rng = np.random.default_rng(seed)
+    return [draw for start in range(0, n_boot, 50)
+            for draw in rng.integers(0, n_examples, size=(min(50, n_boot - start), n_examples))]
+
+
+def test_confident_right_share_matches_a_loop():
+    rng = np.random.default_rng(11)
+    one = rng.random((3, 300)) < 0.2
+    confident = one & (rng.random((3, 300)) < [[0.5], [0.7], [0.9]])
+    share = confident_right_share(one, confident, n_boot=80, seed=5, level=0.9)
+    for k in range(3):
+        assert share.estimate[k] == pytest.approx(100 * confident[k].sum() / one[k].sum())
+        draws = [100 * confident[k][d].sum() / one[k][d].sum() for d in naive_draws(300, 80, 5)]
+        np.testing.assert_allclose(share.samples[:, k], draws)
+        assert (share.low[k], share.high[k]) == pytest.approx(tuple(np.quantile(draws, [0.05, 0.95])))
+
+
+def test_class_spread_matches_a_loop():
+    rng = np.random.default_rng(12)
+    groups = rng.choice(["c", "a", "b", "d"], 400)
+    correct = rng.random((3, 400)) < [[0.8], [0.6], [0.7]]
+    spread = class_spread(correct, groups, 1, [0, 2], n_boot=60, seed=2)
+
+    def naive(rows, m):
+        differences = [correct[1][rows][groups[rows] == g].mean() - correct[m][rows][groups[rows] == g].mean()
+                       for g in "abcd"]
+        return 100 * np.std(differences, ddof=1)
+
+    everything = np.arange(400)
+    for k, m in enumerate([0, 2]):
+        assert spread.estimate[k] == pytest.approx(naive(everything, m))
+        np.testing.assert_allclose(spread.samples[:, k], [naive(d, m) for d in naive_draws(400, 60, 2)])
+
+
+def test_category_trend_by_hand():
+    categories = np.array(["Reinit", "Reinit", "Architecture", "Dataset", "Framework", None], dtype=object)
+    estimate = np.array([1.0, 3.0, 4.0, 6.0, 8.0, 100.0])
+    samples = np.array([estimate, estimate + 1, [np.nan, 3.0, 4.0, 5.0, 9.0, 0.0]])
+    trend = category_trend(categories, estimate, samples, np.ones(6, bool), level=0.5)
+    assert list(trend.means) == ["Reinit", "Architecture", "Framework", "Dataset"]
+    assert trend.pairs == {"Reinit": 2, "Architecture": 1, "Framework": 1, "Dataset": 1}
+    reinit = trend.means["Reinit"]  # draws 2, 3 and 3 (NaN ignored)
+    assert (reinit.estimate, reinit.low, reinit.high) == pytest.approx((2.0, 2.5, 3.0))
+    assert trend.top == ["Framework", "Dataset"] and trend.n == 5
+    assert float(trend.contrast.estimate) == pytest.approx(7.0 - 2.0)
+    np.testing.assert_allclose(trend.contrast.samples, [5.0, 5.0, 4.0])
+    assert trend.rho == pytest.approx(scipy.stats.spearmanr([0, 0, 2, 4, 3], estimate[:5]).statistic)
+    only = category_trend(categories, estimate, samples, np.array([1, 1, 1, 0, 0, 0], bool))
+    assert only.top == ["Architecture"] and float(only.contrast.estimate) == pytest.approx(2.0)
+    alone = category_trend(categories, estimate, samples, np.array([1, 1, 0, 0, 0, 0], bool))
+    assert alone.top == ["Reinit"] and alone.contrast is None and np.isnan(alone.rho)

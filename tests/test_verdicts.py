@@ -3,7 +3,17 @@
 import numpy as np
 import pandas as pd
 
-from norep.analysis.verdicts import category_summary, interval_text, monotone_verdict
+from norep.analysis.verdicts import (
+    category_summary,
+    category_trend,
+    category_trends,
+    interval_columns,
+    interval_text,
+    interval_texts,
+    linear_fit,
+    means_text,
+    monotone_verdict,
+)
 
 
 def test_interval_text_scales_rounds_and_signs():
@@ -41,3 +51,56 @@ def test_monotone_verdict_by_hand():
     verdict, difference = monotone_verdict(pd.Series({"Reinit": 0.1, "Dataset": 0.4}), draws,
                                            scale=100, digits=1, level=0.5)
     assert verdict == "yes" and difference == "Dataset − Reinit: +30.0 [+25.0, +35.0]"
+
+
+def test_interval_columns_and_texts_by_hand():
+    samples = {"x": np.array([[0.0, 1.0], [0.2, 3.0], [0.4, 5.0]])}
+    table = interval_columns({"x": np.array([0.25, 2.0])}, samples, level=0.5, index=["a", "b"])
+    assert list(table.columns) == ["x", "x_low", "x_high"] and list(table.index) == ["a", "b"]
+    # Quartiles of (0, 0.2, 0.4) and of (1, 3, 5).
+    np.testing.assert_allclose(table["x_low"], [0.1, 2.0])
+    np.testing.assert_allclose(table["x_high"], [0.3, 4.0])
+    assert interval_texts(table, "x", 2, scale=100) == ["25.00 [10.00, 30.00]", "200.00 [200.00, 400.00]"]
+
+
+def test_means_text_and_category_trend_by_hand():
+    means = pd.Series({"Reinit": 0.071, "Architecture": 0.05, "Dataset": 0.123})
+    assert means_text(means, 1, scale=100) == "Reinit 7.1, Architecture 5.0, Dataset 12.3"
+    assert means_text(means, 2, counts=pd.Series({"Reinit": 2, "Architecture": 1, "Dataset": 3})) == (
+        "Reinit 0.07 (n=2), Architecture 0.05 (n=1), Dataset 0.12 (n=3)")
+    trend = category_trend(means)
+    assert trend.verdict == "no: Architecture (0.050) < Reinit (0.071)"
+    assert trend.text == "Reinit 0.071, Architecture 0.050, Dataset 0.123; Dataset − Reinit: +0.052"
+    single = category_trend(pd.Series({"Reinit": 0.3}))
+    assert single.difference is None and single.text == "Reinit 0.300"
+
+
+def test_category_trends_one_row_per_pairs_and_metric():
+    categories = np.array(["Reinit", "Reinit", "Dataset"], dtype=object)
+    values = {"up": np.array([0.1, 0.3, 0.5]), "down": np.array([0.9, 0.7, 0.2])}
+    samples = {m: np.tile(v, (4, 1)) for m, v in values.items()}
+    summaries = {"all": category_summary(values, samples, categories, np.ones(3, bool)),
+                 "some": category_summary(values, samples, categories, np.array([True, False, True]))}
+    table = category_trends(summaries, {"up": "rises", "down": "falls"}, falling=["down"],
+                            scale=100, digits=0, column="ok?")
+    assert list(table.index) == [("all", "rises"), ("all", "falls"), ("some", "rises"), ("some", "falls")]
+    assert table.loc[("all", "rises"), "category means"] == "Reinit 20 (n=2), Dataset 50 (n=1)"
+    assert table.loc[("some", "falls"), "category means"] == "Reinit 90 (n=1), Dataset 20 (n=1)"
+    assert (table["ok?"] == "yes").all()  # "down" falls, as asked
+    assert table.loc[("all", "falls"), "most − least divergent"] == "Dataset − Reinit: -60 [-60, -60]"
+
+
+def test_linear_fit_against_polyfit_and_corrcoef():
+    rng = np.random.default_rng(0)
+    x = rng.random(20)
+    y = 0.4 * x + 0.1 * rng.normal(size=20)
+    fit = linear_fit(x, y)
+    slope, intercept = np.polyfit(x, y, 1)
+    assert np.isclose(fit.slope, slope) and np.isclose(fit.intercept, intercept) and fit.n == 20
+    assert np.isclose(fit.r, np.corrcoef(x, y)[0, 1]) and 0 < fit.p < 0.05
+    assert fit.verdict() == "yes"
+    assert fit.text() == f"slope {slope:.2f}, r = {fit.r:.2f} (p = {fit.p:.2g}, n = 20)"
+    falling = linear_fit(x, -y)
+    assert falling.verdict() == f"no: r = {falling.r:.2f}, p = {falling.p:.2g}"
+    assert linear_fit([0.1, 0.2], [1.0, 2.0]) is None  # fewer than 3 points
+    assert linear_fit([0.1, 0.1, 0.1], [1.0, 2.0, 3.0]) is None  # constant x

@@ -27,6 +27,12 @@ pairs (or many models against one reference) go through
 :func:`subdomain_differences_many` and :func:`who_wins_where_many` in one call, which
 draws the resamples once and gives the same numbers as pair-by-pair calls.
 
+The chapter's summaries of a base against its partners: :func:`confident_right_share`
+(the share of the exactly-one-right examples on which the right model is the more
+confident, with paired bootstrap intervals), :func:`class_spread` (how unevenly two
+models' accuracies differ across classes) and :func:`category_trend` (category means of
+a pair value and its trend with divergence).
+
 Example:
     >>> rows, theta, a_right = confidence_angles(
     ...     np.array([0.9, 0.5]), np.array([0.2, 0.5]), np.array([True, True]), np.array([False, True]))
@@ -36,16 +42,22 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
 from norep.analysis.bootstrap import (
+    Interval,
     bootstrap_sums,
     group_order,
     group_sums,
     nanquantile,
+    percentile_interval,
     stored_weights,
 )
+from norep.zoo import CATEGORIES
 
 
 def confidence_angles(conf_a: np.ndarray, conf_b: np.ndarray, correct_a: np.ndarray,
@@ -227,3 +239,146 @@ def _subdomain_codes(values: np.ndarray, absent: np.ndarray, missing: str | None
         codes[absent] = len(names)
         names = np.append(names.astype(object), missing)
     return codes, names
+
+
+def confident_right_share(exactly_one: np.ndarray, confident_right: np.ndarray, n_boot: int = 1000,
+                          seed: int = 0, level: float = 0.95) -> Interval:
+    """Share (%) of each pair's exactly-one-right examples where the right model is the more confident.
+
+    Every pair is resampled with the same bootstrap draws of the examples (a paired
+    bootstrap), so differences between pairs get intervals from the samples.
+
+    Args:
+        exactly_one: Per pair, the examples exactly one model gets right, shape (P, M).
+        confident_right: Per pair, the examples where the model that is right is also the
+            more confident one (a subset of ``exactly_one``), shape (P, M).
+        n_boot: Number of bootstrap samples.
+        seed: Seed of the resampling.
+        level: Coverage of the intervals.
+
+    Returns:
+        The shares in percent, shape (P,), with intervals and samples (B, P); NaN for a
+        resample without an exactly-one-right example.
+
+    Example:
+        >>> one = np.array([[1, 1, 1, 1, 0]], bool)
+        >>> share = confident_right_share(one, np.array([[1, 1, 1, 0, 0]], bool), n_boot=10)
+        >>> share.estimate.tolist()
+        [75.0]
+    """
+    exactly_one = np.asarray(exactly_one, dtype=bool).reshape(-1, np.shape(exactly_one)[-1])
+    confident_right = np.asarray(confident_right, dtype=bool).reshape(exactly_one.shape)
+    values = np.zeros((exactly_one.shape[1], 2 * len(exactly_one)))
+    values[:, 0::2], values[:, 1::2] = exactly_one.T, confident_right.T
+    sums, samples = values.sum(axis=0), bootstrap_sums(values, n_boot, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_samples = 100 * samples[:, 1::2] / samples[:, 0::2]
+        return percentile_interval(100 * sums[1::2] / sums[0::2], share_samples, level)
+
+
+def class_spread(correct: np.ndarray, groups: np.ndarray, reference: int, others: list[int],
+                 n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> Interval:
+    """Spread across groups of the accuracy difference reference minus other, in points.
+
+    The spread of a pair is the standard deviation (ddof 1), across the groups (e.g. the
+    classes), of the per-group accuracy differences, times 100. Bootstrap samples come
+    from the same resamples of the examples for every pair.
+
+    Args:
+        correct: Whether each model is right, shape (N, M) (False where it did not answer).
+        groups: The group of each example (any sortable values), shape (M,).
+        reference: Row of the reference model (the base).
+        others: Rows of the models it is compared with.
+        n_boot: Number of bootstrap samples.
+        seed: Seed of the resampling.
+        level: Coverage of the intervals.
+
+    Returns:
+        The spread per other model, shape (P,), with intervals and samples (B, P).
+
+    Example:
+        >>> correct = np.array([[1] * 20 + [0] * 20, [1, 0] * 20], bool)
+        >>> spread = class_spread(correct, np.repeat(["x", "y"], 20), 0, [1], n_boot=5)
+        >>> round(float(spread.estimate[0]), 2)   # differences +50 and -50 points
+        70.71
+    """
+    correct = np.asarray(correct, dtype=np.float64)
+    codes, _ = pd.factorize(np.asarray(groups), sort=True)
+    values = np.column_stack([np.ones(len(codes)), correct.T])
+    sums = bootstrap_sums(values, n_boot, seed, groups=codes)  # (B, groups, 1 + N)
+    full = np.stack([np.bincount(codes, weights=v, minlength=sums.shape[1]) for v in values.T], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = np.array([100 * np.std((full[:, 1 + reference] - full[:, 1 + m]) / full[:, 0], ddof=1)
+                             for m in others])
+        samples = np.stack([100 * np.nanstd((sums[..., 1 + reference] - sums[..., 1 + m]) / sums[..., 0],
+                                            axis=1, ddof=1) for m in others], axis=1)
+    return percentile_interval(estimate, samples, level)
+
+
+@dataclass(frozen=True)
+class CategoryTrend:
+    """Category means of a pair value over a set of pairs, and their trend with divergence.
+
+    Attributes:
+        means: Per category present (Reinit to Dataset): the mean over its pairs, with a
+            percentile interval of the mean on every resample (NaN samples ignored).
+        pairs: Per category, the number of pairs averaged.
+        n: Pairs with a category in the set.
+        rho: Spearman's rho between the category's level (Reinit = 1 ... Dataset = 5)
+            and the pair value; NaN with fewer than two categories.
+        top: The most divergent categories present: Framework and Dataset (those of them
+            present), else the highest one.
+        contrast: Mean over ``top`` minus the Reinit mean, with its interval; None
+            without Reinit pairs or when Reinit is the top.
+    """
+
+    means: dict[str, Interval]
+    pairs: dict[str, int]
+    n: int
+    rho: float
+    top: list[str]
+    contrast: Interval | None
+
+
+def category_trend(categories: np.ndarray, estimate: np.ndarray, samples: np.ndarray, keep: np.ndarray,
+                   level: float = 0.95) -> CategoryTrend:
+    """Mean of a pair value per divergence category and its trend with divergence.
+
+    Args:
+        categories: The divergence category of each pair (None where undecided), shape (P,).
+        estimate: The value of each pair, shape (P,).
+        samples: Its bootstrap values on shared resamples, shape (B, P).
+        keep: Which pairs count (e.g. in the band and not an accuracy control), shape (P,).
+        level: Coverage of the intervals.
+
+    Returns:
+        The category means and the trend.
+
+    Example:
+        >>> trend = category_trend(np.array(["Reinit", "Dataset", "Dataset"]), np.array([1.0, 3.0, 5.0]),
+        ...                        np.array([[1.0, 3.0, 5.0], [2.0, 2.0, 4.0]]), np.ones(3, bool))
+        >>> float(trend.means["Dataset"].estimate), float(trend.contrast.estimate), trend.top
+        (4.0, 3.0, ['Dataset'])
+    """
+    categories = np.asarray(categories, dtype=object)
+    estimate, samples = np.asarray(estimate, dtype=np.float64), np.asarray(samples, dtype=np.float64)
+    keep = np.asarray(keep, dtype=bool)
+    tail = (1 - level) / 2
+    means, pairs = {}, {}
+    for c in CATEGORIES:
+        mask = keep & (categories == c)
+        if mask.any():
+            draws = np.nanmean(samples[:, mask], axis=1)
+            low, high = np.nanquantile(draws, [tail, 1 - tail])
+            means[c], pairs[c] = Interval(estimate[mask].mean(), low, high, draws), int(mask.sum())
+    top = [c for c in ("Framework", "Dataset") if c in means] or [c for c in CATEGORIES[::-1] if c in means][:1]
+    contrast = None
+    if "Reinit" in means and top != ["Reinit"]:
+        contrast = percentile_interval(
+            np.asarray(np.mean([means[c].estimate for c in top]) - means["Reinit"].estimate),
+            np.mean([means[c].samples for c in top], axis=0) - means["Reinit"].samples, level)
+    decided = keep & pd.notna(categories)
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    levels = np.array([rank[c] for c in categories[decided]])
+    rho = spearmanr(levels, estimate[decided]).statistic if len(set(levels)) > 1 else np.nan
+    return CategoryTrend(means, pairs, int(decided.sum()), float(rho), top, contrast)

@@ -14,7 +14,7 @@ from IPython.display import Markdown
 
 from norep.book.build import project_path
 from norep.errors import NorepError
-from norep.store import Store
+from norep.store import Store, read_outcomes
 from norep.zoo.roster import Roster, make_roster
 
 PAPER_VS_BOOK_COLUMNS = ("", "paper", "this book", "reproduces?")
@@ -41,21 +41,28 @@ class ChapterZoo:
         return self.roster.names
 
     def intro(self) -> Markdown:
-        """One paragraph: the store, the base, the partners by category, the band."""
+        """One paragraph: the store, the base, the partners by category, the band (and the
+        base's test accuracy when the band is decided on another split)."""
         roster, table = self.roster, self.roster.table
         partners = roster.partners
         undecidable = roster.undecidable
         return Markdown(
-            f"Store `{self.label}`: **{self.store.manifest['dataset']['name']}**, base "
+            f"Store `{self.label}`: **{self.store.manifest['dataset']['name']}**, "
+            f"{len(self.store.model_ids)} models, base "
             f"**{self.names[roster.base]}**, partners: {len(partners)}, in "
             f"{len({table.loc[m, 'category'] for m in partners})} of the 5 categories; accuracy "
             f"controls: {len(roster.controls)}"
             + (f"; left out because their category is undecidable: "
                f"{', '.join(self.names[m] for m in undecidable)}" if undecidable else "")
             + f". The band: {roster.band_split} accuracy within ± {100 * roster.band:g} points of "
-            f"the base's {100 * table.loc[roster.base, 'accuracy']:.1f}%; partners in it: "
-            f"{int(table.loc[partners, 'in_band'].sum())}."
+            f"the base's {100 * table.loc[roster.base, 'accuracy']:.1f}%"
+            + ("" if roster.band_split == "test" else f" (test: {100 * self.base_test_accuracy():.1f}%)")
+            + f"; partners in it: {int(table.loc[partners, 'in_band'].sum())}."
         )
+
+    def base_test_accuracy(self) -> float:
+        """The base model's accuracy on the test split."""
+        return float(read_outcomes(self.store, "test", [self.roster.base]).accuracy[0])
 
 
 def open_zoo(store: str, base: str, band: float) -> ChapterZoo:

@@ -110,7 +110,8 @@ def make_roster(store: Store, base: str, band: float) -> Roster:
     if base not in models.index:
         raise NorepError(f"base {base!r} is not in {store.path}; its models include {store.model_ids[:5]}")
     column = lambda name, default: (models[name] if name in models else pd.Series(default, models.index))
-    names = column("display_name", None).fillna(pd.Series(models.index, models.index))
+    names = pd.Series([name if isinstance(name, str) else model_id
+                       for model_id, name in column("display_name", None).items()], models.index)
     roles = column("role", "member").fillna("member")
     methods = {m: Methodology.from_meta(row) for m, row in models.iterrows()}
     if "category" in models and column("base", None).eq(base).all():

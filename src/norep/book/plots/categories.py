@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -98,7 +99,7 @@ def category_metrics(pairs: pd.DataFrame, summaries: dict[str, pd.DataFrame], me
 def pair_heatmap(matrices: dict[str, np.ndarray], labels: list[str], groups: list,
                  cmaps: dict[str, str] | None = None, title: str | None = None,
                  annotate: bool | None = None) -> Figure:
-    """All-pairs heatmaps of a zoo ordered by group (Fig 1, all pairs).
+    """All-pairs heatmaps of a zoo ordered by group (Fig 1, all pairs), drawn with seaborn.
 
     Models are drawn in the given order (e.g. the base, then by divergence category);
     tick labels take their group's color and thin lines separate consecutive groups.
@@ -120,27 +121,19 @@ def pair_heatmap(matrices: dict[str, np.ndarray], labels: list[str], groups: lis
         >>> fig = pair_heatmap({"error inconsistency": m}, ["a", "b"], ["Base", "Reinit"])
     """
     n = len(labels)
-    annotate = n <= 14 if annotate is None else annotate
     side = max(3.6, 0.34 * n + 1.6)
     fig, axes = plt.subplots(1, len(matrices), figsize=(side * len(matrices) + 1.2, side + 0.9),
                              layout="constrained", squeeze=False)
     bounds = [k for k in range(1, n) if groups[k] != groups[k - 1]]
     for ax, (name, matrix) in zip(axes[0], matrices.items()):
-        matrix = np.asarray(matrix, dtype=float)
-        image = ax.imshow(np.ma.masked_invalid(matrix), cmap=(cmaps or {}).get(name, "viridis"))
-        fig.colorbar(image, ax=ax, shrink=0.75, label=name)
-        if annotate:
-            for a in range(n):
-                for b in range(n):
-                    if np.isfinite(matrix[a, b]):
-                        shade = np.mean(image.cmap(image.norm(matrix[a, b]))[:3])
-                        ax.text(b, a, f"{matrix[a, b]:.2f}", ha="center", va="center", fontsize=6,
-                                color="black" if shade > 0.5 else "white")
-        for k in bounds:
-            ax.axhline(k - 0.5, color="white", linewidth=2)
-            ax.axvline(k - 0.5, color="white", linewidth=2)
-        ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
-        ax.set_yticks(range(n), labels, fontsize=7)
+        sns.heatmap(np.asarray(matrix, dtype=float), ax=ax, cmap=(cmaps or {}).get(name, "viridis"),
+                    annot=n <= 14 if annotate is None else annotate, fmt=".2f", annot_kws={"fontsize": 6},
+                    xticklabels=labels, yticklabels=labels, cbar_kws={"shrink": 0.75, "label": name})
+        ax.hlines(bounds, 0, n, color="white", linewidth=2)
+        ax.vlines(bounds, 0, n, color="white", linewidth=2)
+        ax.tick_params(labelsize=7)
+        ax.tick_params(axis="x", labelrotation=90)
+        ax.tick_params(axis="y", labelrotation=0)
         for tick_labels in (ax.get_xticklabels(), ax.get_yticklabels()):
             for tick, group in zip(tick_labels, groups):
                 tick.set_color(group_color(group))

@@ -119,5 +119,3 @@ def temperature_effect(calibration: pd.DataFrame, ensembles: pd.DataFrame, title
         fig.suptitle(title)
     return fig
 
-
-# -- specialization (Figs 3 and 4) and low-accuracy ensembles (Fig 5) ------------------

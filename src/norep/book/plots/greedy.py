@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -77,8 +78,11 @@ def greedy_curves(steps: pd.DataFrame, cap: float | None = None, ncols: int = 3)
     return fig
 
 
-def ensemble_gains(table: pd.DataFrame) -> Figure:
+def ensemble_gains(table: pd.DataFrame, max_labels: int | None = None) -> Figure:
     """Two-member ensembles of an anchor with each weaker model: gain against the partner's accuracy.
+
+    One panel per anchor; the points are a seaborn scatter colored by group, each with
+    its interval as a vertical line.
 
     Args:
         table: One row per (anchor, partner) with columns ``panel`` (the anchor's
@@ -87,6 +91,8 @@ def ensemble_gains(table: pd.DataFrame) -> Figure:
             points), ``low`` and ``high`` (its interval), ``group`` (the partner's
             category relative to the anchor, or :data:`CONTROL_LABEL`); optionally
             ``label`` (a name written next to the point).
+        max_labels: Write the labels only when the table has at most this many rows
+            (None: always; 0: never).
 
     Returns:
         The figure.
@@ -97,18 +103,20 @@ def ensemble_gains(table: pd.DataFrame) -> Figure:
         >>> fig = ensemble_gains(table)
     """
     panels = list(dict.fromkeys(table["panel"]))
+    labeled = "label" in table and (max_labels is None or len(table) <= max_labels)
+    palette = {group: group_color(group) for group in table["group"]}
     fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels) + 1.8, 4.0), sharey=True,
                              layout="constrained", squeeze=False)
     for ax, panel in zip(axes[0], panels):
         rows = table[table["panel"] == panel]
-        colors = [group_color(g) for g in rows["group"]]
         ax.axhline(0, color="0.3", linewidth=1)
-        ax.vlines(rows["accuracy"], rows["low"], rows["high"], colors=colors, linewidth=1.3)
-        ax.scatter(rows["accuracy"], rows["gain"], c=colors, s=36, zorder=3)
-        if "label" in rows:
-            for x, y, label in zip(rows["accuracy"], rows["gain"], rows["label"]):
-                ax.annotate(label, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
-        ax.set_xlabel("partner's test accuracy (%)")
+        ax.vlines(rows["accuracy"], rows["low"], rows["high"], linewidth=1.3,
+                  colors=[palette[g] for g in rows["group"]])
+        sns.scatterplot(rows, x="accuracy", y="gain", hue="group", palette=palette, s=36,
+                        linewidth=0, legend=False, zorder=3, ax=ax)
+        for x, y, label in zip(rows["accuracy"], rows["gain"], rows["label"]) if labeled else ():
+            ax.annotate(label, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
+        ax.set(xlabel="partner's test accuracy (%)", ylabel="")
         ax.set_title(panel, fontsize=9)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("ensemble minus anchor (points)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -17,8 +18,8 @@ def theta_histograms(angles: pd.DataFrame, bins: int = 18) -> Figure:
     Each panel holds the examples on which exactly one model of a pair (a, b) is right,
     with theta = arctan(conf_b / conf_a) in degrees: left of 45 degrees a was the more
     confident, right of it b. The examples a gets right are drawn in dark gray, those
-    b gets right in b's category color. When the right model is also the confident
-    one, the two histograms pull apart (the paper's Fig. 3).
+    b gets right in b's category color (seaborn step histograms). When the right model
+    is also the confident one, the two histograms pull apart (the paper's Fig. 3).
 
     Args:
         angles: One row per (pair, example) with columns ``panel`` (the pair's title,
@@ -39,25 +40,22 @@ def theta_histograms(angles: pd.DataFrame, bins: int = 18) -> Figure:
     edges = np.linspace(0, 90, bins + 1)
     fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels) + 0.4, 3.9), sharey=True,
                              layout="constrained", squeeze=False)
+    tallest = 1
     for ax, panel in zip(axes[0], panels):
         rows = angles[angles["panel"] == panel]
-        a_right = rows["a_right"].to_numpy(bool)
-        first = rows.iloc[0]
-        for mask, color, name in ((a_right, FIRST_MODEL_COLOR, first["name_a"]),
-                                  (~a_right, group_color(first["group"]), first["name_b"])):
-            ax.hist(rows["theta"][mask], bins=edges, color=color, alpha=0.35)
-            ax.hist(rows["theta"][mask], bins=edges, color=color, histtype="step", linewidth=1.6,
-                    label=f"only {name} right ({mask.sum()})")
+        a_right, first = rows["a_right"].to_numpy(bool), rows.iloc[0]
+        sides = [f"only {first['name_a']} right ({a_right.sum()})",
+                 f"only {first['name_b']} right ({(~a_right).sum()})"]
+        sns.histplot(rows.assign(right=np.where(a_right, *sides)), x="theta", hue="right", hue_order=sides,
+                     palette=[FIRST_MODEL_COLOR, group_color(first["group"])], bins=edges, element="step",
+                     alpha=0.35, linewidth=1.6, ax=ax)
+        tallest = max([tallest] + [np.histogram(rows["theta"][a_right == side], edges)[0].max() for side in (1, 0)])
+        sns.move_legend(ax, "upper center", title=None, fontsize=7)
         ax.axvline(45, color="0.3", linestyle="--", linewidth=1)
-        ax.set_xticks([0, 15, 30, 45, 60, 75, 90])
-        ax.set_xlim(0, 90)
-        ax.set_xlabel("theta (degrees)")
+        ax.set(xticks=[0, 15, 30, 45, 60, 75, 90], xlim=(0, 90), xlabel="theta (degrees)", ylabel="")
         ax.set_title(panel, fontsize=9)
-        ax.legend(fontsize=7, loc="upper center")
         ax.grid(axis="y", alpha=0.3)
-    tallest = max(np.histogram(angles["theta"][(angles["panel"] == panel) & (angles["a_right"] == side)],
-                               bins=edges)[0].max(initial=0) for panel in panels for side in (True, False))
-    axes[0, 0].set_ylim(0, 1.35 * max(tallest, 1))  # room for the legends above the bars
+    axes[0, 0].set_ylim(0, 1.35 * tallest)  # room for the legends above the bars
     axes[0, 0].set_ylabel("examples with exactly one model right")
     fig.suptitle(r"confidence angle $\theta = \arctan(c_b / c_a)$ on the examples exactly one model gets right"
                  "\n(below 45°: the first model of the pair is the more confident; above: the second)", fontsize=10)

@@ -54,5 +54,3 @@ def accuracy_band(table: pd.DataFrame, band: float) -> Figure:
     fig.legend(handles=handles, loc="outside right center", fontsize=8, frameon=False)
     return fig
 
-
-# -- error inconsistency and ensembles (Figs 1 and 2) -----------------------------------
