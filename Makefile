@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv data store store-ci book book-ci test benchmark clean
+.PHONY: venv data mathjax store store-ci book book-ci test benchmark clean
 
 ## The virtual environment with every pinned package and norep (editable).
 $(INSTALLED): requirements.txt pyproject.toml
@@ -16,12 +16,26 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 venv: $(INSTALLED)
 
-## Fashion-MNIST: found where norep looks, else the Debian package (as root), else downloaded.
+## Install Debian package $(1) as root (apt-get update first when the lists lack it).
+apt_install = [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	&& { DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) \
+	     || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1); }; }
+
+## Fashion-MNIST: found where norep looks (one line when not), else the Debian package
+## (as root), else downloaded.
 data: venv
-	@$(BIN)/python -c "from norep.datasets.fashion_mnist import find_fashion_mnist as f; print('Fashion-MNIST:', f())" \
-	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-	       && (apt-get install -y -q dataset-fashion-mnist || (apt-get update -q && apt-get install -y -q dataset-fashion-mnist)); } \
+	@$(BIN)/norep data path \
+	  || { $(call apt_install,dataset-fashion-mnist); } \
 	  || $(BIN)/norep data download
+
+## MathJax 2 for offline math in the book: Debian's libjs-mathjax (as root), or any
+## MathJax 2 folder named by NOREP_MATHJAX.
+export NOREP_MATHJAX ?= /usr/share/javascript/mathjax
+mathjax:
+	@[ -f "$(NOREP_MATHJAX)/MathJax.js" ] \
+	  || { echo "installing MathJax"; $(call apt_install,libjs-mathjax) && [ -f "$(NOREP_MATHJAX)/MathJax.js" ]; } \
+	  || { echo "MathJax 2 not found in $(NOREP_MATHJAX): as root, apt-get install libjs-mathjax;" \
+	            "or set NOREP_MATHJAX to a MathJax 2 folder" >&2; exit 1; }
 
 ## The mini zoo (resumes: only unfinished models are trained).
 store: data
@@ -31,15 +45,15 @@ store-ci: data
 	$(BIN)/norep zoo train zoos/fashion_mnist_ci.yaml --store runs/fashion_mnist_ci
 
 ## The book on the default mini zoo: _build/html/index.html.
-book: store
+book: store mathjax
 	$(BIN)/norep book build --profile params/default.yaml --output _build
 
 ## The book on the CI profile: _build/ci/html/index.html.
-book-ci: store-ci
+book-ci: store-ci mathjax
 	$(BIN)/norep book build --profile params/ci.yaml --output _build/ci
 
 ## Every test: unit, training, importers, the CI-profile book build and the browser check.
-test: store-ci
+test: store-ci mathjax
 	$(BIN)/python -m pytest
 
 benchmark: venv

@@ -6,8 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
+import norep
 from norep.book import build as book
+from norep.book import mathjax
 from norep.cli import main
 from norep.errors import NorepError
 
@@ -218,3 +221,81 @@ def test_check_build_needs_a_built_book(tmp_path):
     (tmp_path / "index.html").write_text("<html></html>")
     with pytest.raises(NorepError, match="no chapter pages"):
         book.check_build(tmp_path)
+
+
+def notebook_with(parameters: str, injected: str | None):
+    """A notebook with a parameters cell and, when given, papermill's injected cell."""
+    import nbformat.v4 as nbf
+
+    cells = [nbf.new_markdown_cell("# Title"),
+             nbf.new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+    if injected is not None:
+        cells.append(nbf.new_code_cell(injected, metadata={"tags": ["injected-parameters"]}))
+    return nbf.new_notebook(cells=cells + [nbf.new_code_cell("print(store)")])
+
+
+def test_parameters_are_shown_once_with_the_values_the_page_ran_with():
+    parameters = ('store = "runs/x"  # the store\nbands = [\n    0.01,\n    0.02,\n]  # list\n'
+                  "seed = 0\n")
+    injected = '# Parameters\nstore = "runs/ci"\nbands = [0.5]\nextra = {"a": 1}\n'
+    notebook = notebook_with(parameters, injected)
+    book.show_parameters_once(notebook)
+    assert notebook.cells[1].source == ('store = "runs/ci"  # the store\nbands = [0.5]  # list\n'
+                                        'seed = 0\nextra = {"a": 1}')
+    assert notebook.cells[2].metadata["tags"] == ["injected-parameters", "remove-cell"]
+    assert notebook.cells[2].source == injected  # still executed as papermill wrote it
+    book.show_parameters_once(notebook)
+    assert notebook.cells[2].metadata["tags"] == ["injected-parameters", "remove-cell"]
+
+
+def test_a_notebook_without_injected_values_is_left_alone():
+    notebook = notebook_with("seed = 0  # default\n", None)
+    book.show_parameters_once(notebook)
+    assert notebook.cells[1].source == "seed = 0  # default\n"
+
+
+def test_build_without_mathjax_fails_first_in_one_line(tiny_book, monkeypatch):
+    monkeypatch.setenv("NOREP_MATHJAX", str(tiny_book / "no-mathjax"))
+    with pytest.raises(NorepError, match="MathJax 2 not found in .*no-mathjax.*libjs-mathjax") as error:
+        book.build_book(output=tiny_book / "_build")
+    assert "\n" not in str(error.value)
+    assert not (tiny_book / "_build").exists()  # nothing executed
+
+
+@pytest.mark.skipif(not (mathjax.MATHJAX_DIR / "MathJax.js").is_file(), reason="needs libjs-mathjax")
+def test_copy_mathjax_copies_what_the_configuration_loads_once(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOREP_MATHJAX", raising=False)
+    target = mathjax.copy_mathjax(tmp_path)
+    assert target == tmp_path / "_static" / "mathjax"
+    for part in ("MathJax.js", "config/TeX-AMS_CHTML.js", "jax/output/CommonHTML/jax.js",
+                 "fonts/HTML-CSS/TeX/woff/MathJax_Main-Regular.woff", "extensions/TeX/AMSmath.js"):
+        assert (target / part).stat().st_size == (mathjax.MATHJAX_DIR / part).stat().st_size, part
+    assert not (target / "unpacked").exists() and not (target / "jax" / "output" / "SVG").exists()
+    stamp = (target / "MathJax.js").stat().st_mtime_ns
+    mathjax.copy_mathjax(tmp_path)
+    assert (target / "MathJax.js").stat().st_mtime_ns == stamp
+
+
+def test_config_points_mathjax_at_the_local_copy():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]
+    assert "norep.book.mathjax" in config["extra_extensions"]
+    path = config["config"]["mathjax_path"]
+    assert path.split("?")[0] == (mathjax.TARGET.relative_to("_static") / "MathJax.js").as_posix()
+    assert "math" in config["config"]["mathjax2_config"]["tex2jax"]["processClass"].split("|")
+
+
+def test_check_build_refuses_mathjax_from_the_internet(tmp_path):
+    body = ('<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>'
+            '<img src="../../_images/fig.png">' + VERDICT)
+    with pytest.raises(NorepError, match="zoo.html: loads MathJax from https://cdn.jsdelivr.net"):
+        book.check_build(write_site(tmp_path, body))
+
+
+def test_cli_version_and_data_path(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"norep {norep.__version__}"
+    assert main(["data", "path", "--data", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"norep: error: {tmp_path} does not hold") and error.count("\n") == 1

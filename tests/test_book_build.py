@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+import yaml
 from conftest import make_synthetic_store
+from notebook_checks import assert_no_error_or_stderr, output_text
 
 from norep.book import build as book
 from norep.errors import NorepError
@@ -113,3 +118,89 @@ def test_failing_cell_is_one_line_naming_page_and_exception(profile, tmp_path, m
     with pytest.raises(NorepError, match=r"zoo\.py: cell \d+ raised NorepError: base 'no-such-model' is not in") as error:
         book.run_chapter("zoo", tmp_path / "zoo.ipynb", profile=profile, parameters=[["base", "no-such-model"]])
     assert "\n" not in str(error.value)
+
+
+def test_pages_show_their_parameters_once(built, profile):
+    """papermill's injected cell is left out; the parameters cell shows the profile's values."""
+    values = yaml.safe_load(profile.read_text())
+    [staged] = (built.parent / "stage").glob("book/chapters/zoo.ipynb")
+    notebook = nbformat.read(staged, as_version=4)
+    [injected] = [c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert "remove-cell" in injected.metadata["tags"]
+    [parameters] = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert f"store = {values['store']!r}".replace("'", '"') in parameters.source
+    page = (built / "book" / "chapters" / "zoo.html").read_text()
+    assert "tag_injected-parameters" not in page and page.count("tag_parameters") == 1
+
+
+def plain_papermill(chapter: Path, output: Path, cwd: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """Run the README's recipe: jupytext converts to .ipynb on stdout, papermill executes it."""
+    tools = Path(sys.executable).parent
+    command = (f"{tools}/jupytext --to ipynb -o - {shlex.quote(str(chapter))} | {tools}/papermill - "
+               f"{shlex.quote(str(output))} " + " ".join(shlex.quote(a) for a in arguments))
+    return subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=cwd, capture_output=True,
+                          text=True, timeout=900)
+
+
+def test_plain_papermill_runs_a_chapter(profile, tmp_path):
+    output = tmp_path / "zoo.ipynb"
+    done = plain_papermill(ROOT / "book" / "chapters" / "zoo.py", output, ROOT, "-f", str(profile),
+                           "-p", "n_bootstrap", "20")
+    assert done.returncode == 0, done.stderr[-2000:]
+    notebook = nbformat.read(output, as_version=4)
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    assert notebook.metadata["papermill"]["parameters"]["n_bootstrap"] == 20
+    assert_no_error_or_stderr(notebook)
+    store = yaml.safe_load(profile.read_text())["store"]
+    assert store in output_text(notebook) or Path(store).name in output_text(notebook)
+
+
+WHERE = '''# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+store = "runs/somewhere"  # relative to the book's folder
+
+# %%
+from norep.book.chapter import open_zoo
+
+print(open_zoo(store, "base", 0.05).store.path)
+'''
+
+
+@pytest.fixture
+def where_book(tmp_path):
+    """A book folder with a store at runs/s and a chapter that opens it and prints its path."""
+    folder = tmp_path / "book-folder"
+    (folder / "book" / "chapters").mkdir(parents=True)
+    (folder / "_toc.yml").write_text("format: jb-book\nroot: book/chapters/where\n")
+    (folder / "_config.yml").write_text("title: where\n")
+    (folder / "book" / "chapters" / "where.py").write_text(WHERE)
+    (folder / "params").mkdir()
+    (folder / "params" / "default.yaml").write_text("store: runs/s\n")
+    make_synthetic_store(folder / "runs" / "s", n_calibration=20, n_test=20)
+    return folder
+
+
+def test_relative_store_resolves_alike_under_norep_and_plain_papermill(where_book, tmp_path, monkeypatch):
+    chapter = where_book / "book" / "chapters" / "where.py"
+    expected = str((where_book / "runs" / "s").resolve())
+    printed = []
+    for cwd in (where_book, where_book / "book" / "chapters"):  # papermill's, Jupyter Book's
+        output = tmp_path / f"plain-{len(printed)}.ipynb"
+        done = plain_papermill(chapter, output, cwd, "-p", "store", "runs/s")
+        assert done.returncode == 0, done.stderr[-2000:]
+        printed.append(output_text(nbformat.read(output, as_version=4)).strip())
+    monkeypatch.chdir(where_book)
+    output = book.run_chapter("where", tmp_path / "norep.ipynb")
+    printed.append(output_text(nbformat.read(output, as_version=4)).strip())
+    assert printed == [expected] * 3
+    # Outside the book's folder the error says how relative paths are read.
+    done = plain_papermill(chapter, tmp_path / "outside.ipynb", tmp_path, "-p", "store", "runs/s")
+    assert done.returncode != 0
+    assert "a relative store path is read from the book's folder" in done.stderr

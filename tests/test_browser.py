@@ -1,7 +1,9 @@
-"""Open the built book in headless Chromium: every image loads, no page shows a traceback."""
+"""Open the built book in headless Chromium without network: every image loads, math
+renders from the book's own MathJax, no page shows a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import threading
@@ -9,18 +11,42 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 from selenium.webdriver.support.wait import WebDriverWait
-from test_book_build import book_folder, build, make_profile
+from test_book_build import ROOT, book_folder, build, make_profile
+
+from norep.book import build as book
 
 pytestmark = pytest.mark.browser
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    """Serve files without logging every request."""
+    """Serve files without logging every request; remember the paths not found."""
+
+    not_found: list[str] = []
 
     def log_message(self, format: str, *args) -> None:
         """Log nothing."""
+
+    def send_error(self, code: int, *args, **kwargs) -> None:
+        """Remember a missing file (but a favicon) before answering."""
+        if code == 404 and not self.path.endswith("favicon.ico"):
+            self.not_found.append(self.path)
+        super().send_error(code, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def serve(html: Path):
+    """Serve ``html`` on 127.0.0.1; yield its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(html)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +54,67 @@ def site(tmp_path_factory):
     """The built book served on 127.0.0.1; yields its base URL and HTML folder."""
     folder = book_folder(tmp_path_factory)
     html = build(make_profile(folder), folder)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(html)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", html
-    server.shutdown()
-    server.server_close()
+    with serve(html) as url:
+        yield url, html
+
+
+MATH_PAGE = r"""# Intro
+
+Inline $p_a + p_b$ and display math:
+
+$$\kappa = \frac{c_\mathrm{obs} - c_\mathrm{exp}}{1 - c_\mathrm{exp}}$$
+
+\begin{align}
+a &= b + c
+\end{align}
+"""
+MATH_CHAPTER = r'''# %% [markdown]
+# # Math
+#
+# Inline $|p_a - p_b|$ and display math:
+#
+# $$b_0 + b_1 \frac{p_a + p_b}{2}$$
+
+# %% tags=["parameters"]
+n = 3  # points in the figure
+label = "default"  # shown in the output
+
+# %%
+import matplotlib.pyplot as plt
+from IPython.display import Markdown
+
+plt.plot(range(n))
+plt.show()
+Markdown(f"An output with math, $x^{n}$, for {label}")
+
+# %% [markdown]
+# ## Paper vs this book
+
+# %%
+import pandas as pd
+
+pd.DataFrame({"claim": ["math renders"]})
+'''
+
+
+@pytest.fixture(scope="module")
+def math_site(tmp_path_factory):
+    """A two-page book with the real _config.yml (but the API pages) built by build_book."""
+    folder = tmp_path_factory.mktemp("math-book")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["sphinx"]["extra_extensions"].remove("autoapi.extension")
+    config["sphinx"]["config"] = {key: value for key, value in config["sphinx"]["config"].items()
+                                  if not key.startswith("autoapi")}
+    files = {"_config.yml": yaml.safe_dump(config), "book/intro.md": MATH_PAGE,
+             "_toc.yml": "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/chapters/math\n",
+             "book/chapters/math.py": MATH_CHAPTER, "params/default.yaml": "n: 5\nlabel: injected\n"}
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    with contextlib.chdir(folder):
+        html = book.build_book(output=folder / "_build")
+    with serve(html) as url:
+        yield url, html
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +127,9 @@ def browser(tmp_path_factory):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    # No network: every host name but 127.0.0.1 fails to resolve.
+    for argument in ("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--window-size=1280,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
         options.add_argument(argument)
@@ -85,3 +168,51 @@ def test_every_image_loads_and_no_traceback(browser, site):
         text = browser.find_element("tag name", "body").text
         assert "Traceback" not in text, f"{page} shows a traceback"
         assert browser.title, f"{page} has no title"
+
+
+RENDERED = """
+const done = arguments[arguments.length - 1];
+if (!(window.MathJax && MathJax.Hub)) { done(null); return; }
+MathJax.Hub.Queue(() => done({rendered: document.querySelectorAll(".MathJax_CHTML").length,
+                              math: document.querySelectorAll(".math").length,
+                              text: document.body.innerText}));
+"""
+RAW_TEX = ("\\(", "\\)", "\\[", "$$", "\\begin", "\\frac", "Math Processing Error")
+
+
+def rendered_math(browser, url: str) -> dict:
+    """Open a page and wait for MathJax; return its rendered and math element counts, its text."""
+    browser.get(url)
+    WebDriverWait(browser, 60).until(lambda driver: driver.execute_script(SHOWN))
+    browser.set_script_timeout(60)
+    result = browser.execute_async_script(RENDERED)
+    assert result is not None, f"{url}: MathJax did not load"
+    return result
+
+
+def test_math_renders_offline_from_the_local_mathjax(browser, math_site):
+    base_url, html = math_site
+    QuietHandler.not_found.clear()
+    for page, count in (("book/intro.html", 3), ("book/chapters/math.html", 3)):
+        result = rendered_math(browser, f"{base_url}/{page}")
+        assert result["math"] == count and result["rendered"] == count, (page, result)
+        assert [raw for raw in RAW_TEX if raw in result["text"]] == [], page
+    assert QuietHandler.not_found == []  # MathJax found every file it loads in the copy
+    assert (html / "_static" / "mathjax" / "MathJax.js").is_file()
+
+
+def test_the_parameters_are_shown_once_with_the_profiles_values(browser, math_site):
+    base_url, _ = math_site
+    browser.get(f"{base_url}/book/chapters/math.html")
+    WebDriverWait(browser, 60).until(lambda driver: driver.execute_script(SHOWN))
+    text = browser.find_element("tag name", "body").text
+    assert text.count("n = ") == 1 and 'label = "injected"  # shown in the output' in text
+    assert "n = 5  # points in the figure" in text and "# Parameters" not in text
+    assert "An output with math" in text and "for injected" in text
+
+
+def test_error_inconsistency_page_has_rendered_math(browser, site):
+    base_url, _ = site
+    result = rendered_math(browser, f"{base_url}/book/chapters/error_inconsistency.html")
+    assert result["math"] > 0 and result["rendered"] == result["math"], result["math"]
+    assert [raw for raw in RAW_TEX if raw in result["text"]] == []

@@ -1,10 +1,11 @@
 """The roster: names, roles, categories relative to a base, and the accuracy band."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from norep.errors import NorepError
-from norep.store import read_outcomes
+from norep.store import Store
 from norep.zoo.roster import BASE_LABEL, make_roster
 
 
@@ -22,11 +23,33 @@ def test_categories_follow_the_chosen_base(synthetic_store):
 def test_band_uses_calibration_accuracy(synthetic_store):
     roster = make_roster(synthetic_store, "base", band=0.02)
     assert roster.band_split == "calibration"
-    correct = read_outcomes(synthetic_store, "calibration").correct
-    accuracy = correct.mean(1)
-    np.testing.assert_allclose(roster.table["accuracy"], accuracy)
-    expected = np.abs(accuracy - accuracy[0]) <= 0.02 + 1e-12
-    np.testing.assert_array_equal(roster.table["in_band"], expected)
+    examples = synthetic_store.examples
+    calibration = examples["split"].to_numpy() == "calibration"
+    labels = examples["label"].to_numpy()[calibration]
+    accuracy = {}
+    for model_id in synthetic_store.model_ids:  # argmax of the raw logits, row by row
+        logits = np.asarray(synthetic_store.logits(model_id))[calibration]
+        accuracy[model_id] = sum(int(np.argmax(row) == label) for row, label in zip(logits, labels)) / len(labels)
+    for model_id, value in accuracy.items():
+        assert roster.table.loc[model_id, "accuracy"] == pytest.approx(value, abs=1e-12)
+        assert roster.table.loc[model_id, "in_band"] == (abs(value - accuracy["base"]) <= 0.02 + 1e-12)
+    assert roster.table["in_band"].any() and not roster.table["in_band"].all()
+
+
+def test_band_is_decided_on_hand_made_accuracies(tmp_path):
+    """Four test-only models at 100%, 75%, 50% and 25% of 4 examples: no calibration split."""
+    examples = pd.DataFrame({"example_id": list("abcd"), "label": [0, 1, 0, 1], "split": ["test"] * 4})
+    store = Store.create(tmp_path / "s", dataset="hand", classes=["x", "y"], examples=examples,
+                         fingerprint="hand")
+    for model_id, wrong in (("base", 0), ("close", 1), ("far", 2), ("worst", 3)):
+        predictions = np.array([0, 1, 0, 1])
+        predictions[:wrong] = 1 - predictions[:wrong]
+        store.add_model(model_id, {"architecture": model_id, "display_name": model_id},
+                        {"predictions": predictions})
+    roster = make_roster(store, "base", band=0.25)
+    assert roster.band_split == "test"
+    assert roster.table["accuracy"].tolist() == [1.0, 0.75, 0.5, 0.25]
+    assert roster.table["in_band"].tolist() == [True, True, False, False]
 
 
 def test_unknown_base_is_one_line(synthetic_store):

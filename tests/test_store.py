@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 from norep.errors import NorepError
-from norep.store import Store, model_dirname, read_outcomes, top1
+from norep.store import (
+    Store,
+    model_dirname,
+    read_embeddings,
+    read_outcomes,
+    read_scores,
+    top1,
+)
 
 CLASSES = ["cat", "dog", "bird"]
 
@@ -184,3 +191,80 @@ def test_models_table_is_derived_from_verified_metadata(store):
     meta.write_text(meta.read_text().replace("cnn", "mlp"))
     with pytest.raises(NorepError, match="meta.json is corrupt"):
         Store(store.path)
+
+
+def naive_softmax_row(z, temperature=1.0):
+    """softmax(z / T) of one row, with Python floats."""
+    exps = [np.exp(v / temperature - max(z) / temperature) for v in z]
+    return [e / sum(exps) for e in exps]
+
+
+@pytest.fixture
+def zoo(store):
+    """Two logit models, one top-1-only model with a missing answer, embeddings on one."""
+    store.add_model("a", {}, {"logits": logits(0), "embeddings": np.arange(16, dtype=np.float32).reshape(8, 2)})
+    store.add_model("b", {}, {"logits": logits(1)})
+    store.add_model("human", {}, {"predictions": np.array([0, 1, 2, -1, 0, 0, 2, 1]),
+                                  "confidences": np.linspace(0.3, 1.0, 8)})
+    return store
+
+
+def test_read_outcomes_matches_a_loop_over_examples(zoo):
+    outcomes = read_outcomes(zoo, "test", temperatures={"b": 2.0})
+    labels = [i % 3 for i in range(3, 8)]
+    assert outcomes.model_ids == ["a", "b", "human"]
+    assert list(outcomes.example_ids) == [f"x{i}" for i in range(3, 8)]
+    assert outcomes.labels.tolist() == labels
+    for row, model in enumerate(("a", "b")):
+        for column, i in enumerate(range(3, 8)):
+            z = logits(row)[i].tolist()
+            probabilities = naive_softmax_row(z, 2.0 if model == "b" else 1.0)
+            assert outcomes.predictions[row, column] == z.index(max(z))
+            assert outcomes.confidences[row, column] == pytest.approx(max(probabilities), rel=1e-6)
+            assert outcomes.correct[row, column] == (z.index(max(z)) == labels[column])
+    assert outcomes.predictions[2].tolist() == [-1, 0, 0, 2, 1]
+    assert outcomes.valid[2].tolist() == [False, True, True, True, True]
+    assert np.isnan(outcomes.confidences[2, 0])
+    np.testing.assert_allclose(outcomes.confidences[2, 1:], np.linspace(0.3, 1.0, 8)[4:])
+    assert outcomes.correct[2].tolist() == [False, False, False, False, True]
+    assert outcomes.accuracy[2] == pytest.approx(1 / 4)  # of its 4 answers, 1 right
+    assert outcomes.accuracy[0] == pytest.approx(np.mean(outcomes.correct[0]))
+    assert outcomes.index("b") == 1
+
+
+def test_top1_with_a_temperature_and_its_refusal_for_top1_only_models(zoo):
+    predictions, confidences = top1(zoo, "a", "calibration", temperature=0.5)
+    for i in range(3):
+        z = logits(0)[i].tolist()
+        assert predictions[i] == z.index(max(z))
+        assert confidences[i] == pytest.approx(max(naive_softmax_row(z, 0.5)), rel=1e-9)
+    assert confidences.dtype == np.float64
+    sharper = top1(zoo, "a", "calibration", temperature=0.5)[1]
+    assert (sharper >= top1(zoo, "a", "calibration")[1]).all()  # T < 1 sharpens
+    with pytest.raises(NorepError, match="model human has only top-1 confidences"):
+        top1(zoo, "human", temperature=2.0)
+
+
+@pytest.mark.parametrize("rule", ["probabilities", "logits"])
+def test_read_scores_stacks_scaled_scores(zoo, rule):
+    scores = read_scores(zoo, ["b", "a"], "test", temperatures={"a": 3.0}, rule=rule)
+    assert scores.shape == (2, 5, 3) and scores.dtype == np.float32
+    for row, (model, temperature) in enumerate((("b", 1.0), ("a", 3.0))):
+        z = logits(1 if model == "b" else 0)[3:]
+        for i in range(5):
+            expected = naive_softmax_row(z[i].tolist(), temperature) if rule == "probabilities" \
+                else (z[i] / temperature).tolist()
+            np.testing.assert_allclose(scores[row, i], expected, rtol=1e-5)
+    with pytest.raises(NorepError, match="only top-1 predictions"):
+        read_scores(zoo, ["a", "human"])
+
+
+def test_read_embeddings_and_their_absence(zoo):
+    embeddings = read_embeddings(zoo, "a", "test")
+    assert embeddings.dtype == np.float32 and not isinstance(embeddings, np.memmap)
+    np.testing.assert_array_equal(embeddings, np.arange(6, 16).reshape(5, 2))
+    assert read_embeddings(zoo, "a").shape == (8, 2)
+    with pytest.raises(NorepError, match="model b has no embeddings in .*only networks"):
+        read_embeddings(zoo, "b")
+    with pytest.raises(NorepError, match="is not in"):
+        read_embeddings(zoo, "nobody")

@@ -1,5 +1,7 @@
 """Zoo specs: validation and divergence categories derived from methodology fields."""
 
+import itertools
+
 import pytest
 
 from norep.errors import NorepError
@@ -31,8 +33,21 @@ def test_identical_or_unknown_methodology_has_no_category():
     assert divergence_category(Methodology("vit", "cross-entropy", "imagenet-1k"), other_data) == "Dataset"
 
 
-def test_categories_are_ordered_from_least_to_most_divergent():
-    assert CATEGORIES == ("Reinit", "Hyper-parameters", "Architecture", "Framework", "Dataset")
+# Which field decides which category, as PAPER.md defines them (not read from the package).
+DECIDES = {"seed": "Reinit", "hyperparameters": "Hyper-parameters", "architecture": "Architecture",
+           "objective": "Framework", "training_data": "Dataset"}
+CHANGED = {"seed": 7, "hyperparameters": {"lr": 0.1}, "architecture": "vit", "objective": "dino",
+           "training_data": "train-B"}
+
+
+@pytest.mark.parametrize("fields", [
+    combination for size in range(1, 6) for combination in itertools.combinations(DECIDES, size)])
+def test_every_combination_of_changes_gets_the_most_divergent_category(fields):
+    """All 31 ways to change fields: the category is the highest of the changed fields'."""
+    order = ["Reinit", "Hyper-parameters", "Architecture", "Framework", "Dataset"]
+    other = Methodology(**{**BASE.__dict__, **{name: CHANGED[name] for name in fields}})
+    expected = max((DECIDES[name] for name in fields), key=order.index)
+    assert divergence_category(BASE, other) == expected
 
 
 def test_from_meta_reads_table_rows_with_json_and_missing_fields():

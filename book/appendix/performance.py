@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Performance
 #
@@ -13,9 +21,10 @@
 #   against a per-pair numpy loop. The loop is timed on a random sample of pairs and
 #   extrapolated to all pairs; both give the same numbers on the sampled pairs.
 # - **ensembles**: the accuracy of every two-model ensemble
-#   (`norep.analysis.ensembles.pairwise_ensembles`: each member's top-k classes as candidates, a
-#   bound on all other classes, the dense sum only where the bound does not decide)
-#   against dense averaging over all classes for every pair. The two must agree exactly.
+#   (`norep.analysis.ensembles.pairwise_ensembles`: each member's top-k classes as
+#   candidates, a bound on all other classes, the dense sum only where the bound does
+#   not decide) against dense averaging over all classes for every pair. The two must
+#   agree exactly.
 #
 # The targets hold at the full sizes: pairs with N=500 models, M=50,000 examples and
 # C=1,000 classes in under 5 s and at least 50 times faster than the loop; ensembles
@@ -46,35 +55,18 @@ ensemble_classes = 1_000  # C of the ensemble benchmark (full size: 1,000)
 repeat = 3  # timings per fast method (the shortest is kept)
 seed = 0  # seed of the synthetic zoos
 
+# %% tags=["hide-input"]
+from norep.book.appendix import benchmark_notes, benchmark_table, run_benchmark
+
 # %%
-import json
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
-
-import pandas as pd
-
-from norep.book.build import project_path
-
-BENCHMARKS = project_path("benchmarks")
-
-
-def run_benchmark(script: str, **options) -> dict:
-    """Run one benchmark script in a fresh process; return its JSON results."""
-    with tempfile.TemporaryDirectory() as folder:
-        output = Path(folder) / "results.json"
-        arguments = [f"--{name.replace('_', '-')}={value}" for name, value in options.items()]
-        completed = subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments, "--json", str(output)],
-                                   capture_output=True, text=True, check=True)
-        print(completed.stdout)
-        return json.loads(output.read_text())
-
-
-pairs = run_benchmark("pairs_speed.py", models=pairs_models, examples=pairs_examples,
-                      classes=pairs_classes, loop_pairs=loop_pairs, repeat=repeat, seed=seed)
-ensembles = run_benchmark("ensemble_speed.py", models=ensemble_models, examples=ensemble_examples,
-                          classes=ensemble_classes, repeat=repeat, seed=seed)
+pairs = run_benchmark(
+    "pairs_speed.py", models=pairs_models, examples=pairs_examples,
+    classes=pairs_classes, loop_pairs=loop_pairs, repeat=repeat, seed=seed,
+)
+ensembles = run_benchmark(
+    "ensemble_speed.py", models=ensemble_models, examples=ensemble_examples,
+    classes=ensemble_classes, repeat=repeat, seed=seed,
+)
 
 # %% [markdown]
 # ## Results
@@ -84,20 +76,7 @@ ensembles = run_benchmark("ensemble_speed.py", models=ensemble_models, examples=
 # at most 1e-12 on the sampled pairs; ensembles: no pair with a different accuracy).
 
 # %%
-pd.DataFrame([
-    {"benchmark": "pairs: error inconsistency + kappa + disagreement",
-     "size (N x M x C)": f"{pairs['models']} x {pairs['examples']} x {pairs['classes']}",
-     "pairs": pairs["pairs"], "fast (s)": pairs["fast_seconds"],
-     "baseline (s)": pairs["loop_seconds_extrapolated"], "ratio": pairs["ratio"],
-     "ratio (medians)": pairs["ratio_median"],
-     "target ratio (full size)": pairs["target_ratio"], "exact": pairs["exact"]},
-    {"benchmark": "ensembles: two-model accuracy of every pair",
-     "size (N x M x C)": f"{ensembles['models']} x {ensembles['examples']} x {ensembles['classes']}",
-     "pairs": ensembles["pairs"], "fast (s)": ensembles["fast_seconds"],
-     "baseline (s)": ensembles["dense_seconds"], "ratio": ensembles["ratio"],
-     "ratio (medians)": float("nan"),
-     "target ratio (full size)": ensembles["target_ratio"], "exact": ensembles["exact"]},
-]).set_index("benchmark").round(3)
+benchmark_table(pairs, ensembles)
 
 # %% [markdown]
 # The pairs target also asks for under 5 s at the full size; at this page's size the
@@ -105,12 +84,4 @@ pd.DataFrame([
 # dense sum on the share of (pair, example) cases below.
 
 # %%
-pd.Series({
-    "ensembles: dense fallback (share of pair-examples)": ensembles["undecided_share"],
-    "pairs: accuracies of the synthetic models": "{:.2f}-{:.2f}".format(*pairs["accuracy_range"]),
-    "ensembles: accuracies of the synthetic models": "{:.2f}-{:.2f}".format(*ensembles["accuracy_range"]),
-    "pairs: ratio of process CPU times (all threads)": round(pairs["ratio_cpu"], 1),
-    "CPU cores": pairs["cpu_count"],
-    "load average (1 min) before the pairs run": pairs["load_average_1min_before"],
-    "load average (1 min) after the runs": ensembles["load_average_1min"],
-}, name="value").to_frame()
+benchmark_notes(pairs, ensembles)

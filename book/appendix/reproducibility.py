@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Reproducibility
 #
@@ -8,19 +16,8 @@
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 device = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
 
-# %%
-import os
-import platform
-from importlib import metadata
-
-import pandas as pd
-import torch
-
-from norep.book.build import project_path
-from norep.runtime import resolve_device
-from norep.store import Store
-
-zoo = Store(project_path(store))
+# %% tags=["hide-input"]
+from norep.book.appendix import device_table, package_versions, store_table
 
 # %% [markdown]
 # ## Executions
@@ -37,46 +34,23 @@ zoo = Store(project_path(store))
 # ## Packages
 
 # %%
-PACKAGES = ("norep", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch",
-            "torchvision", "timm", "open-clip-torch", "matplotlib", "seaborn",
-            "jupyter-book", "myst-nb", "jupytext", "papermill", "sphinx", "sphinx-autoapi")
-versions = {"python": platform.python_version()}
-versions.update({name: metadata.version(name) for name in PACKAGES})
-pd.Series(versions, name="version").rename_axis("package").to_frame()
+package_versions()
 
 # %% [markdown]
 # ## Device
+#
+# The device the `device` parameter resolves to (`auto`: a GPU when there is one),
+# and the CPU the book ran on.
 
 # %%
-resolved = resolve_device(device)
-pd.Series({
-    "requested": device,
-    "used": resolved,
-    "GPU": (torch.cuda.get_device_name(resolved)
-            if resolved.startswith("cuda") else "none"),
-    "CPU cores": os.cpu_count(),
-    "torch threads": torch.get_num_threads(),
-    "platform": platform.platform(),
-}, name="value").to_frame()
+device_table(device)
 
 # %% [markdown]
 # ## Prediction store
 #
 # The store's manifest names the dataset, fingerprints it, and records a sha256 for
-# every file; the store verifies each file against it when it is read.
+# every file; the store verifies each file against it when it is read, and this page
+# verifies them all (an error names any file that differs).
 
 # %%
-zoo.verify()  # raises, naming the file, if any file differs from its sha256
-splits = zoo.examples["split"].value_counts().reindex(zoo.examples["split"].unique())
-files = [project_path(store) / name for name in zoo.manifest["files"]]
-pd.Series({
-    "store": store,
-    "dataset": zoo.manifest["dataset"]["name"],
-    "fingerprint": zoo.manifest["dataset"]["fingerprint"],
-    "classes": len(zoo.classes),
-    "examples": ", ".join(f"{split} {count}" for split, count in splits.items()),
-    "models": len(zoo.model_ids),
-    "files verified against their sha256": len(files),
-    "size (MB)": round(sum(path.stat().st_size for path in files) / 1e6, 1),
-    "written with": ", ".join(f"{k} {v}" for k, v in zoo.manifest["versions"].items()),
-}, name="value").to_frame()
+store_table(store)

@@ -1,12 +1,19 @@
 """The ``norep`` command: train the mini zoo, import predictions, report pairs, run chapters.
 
 Every problem the user can fix ends the command with one line on stderr and exit code 2.
+Output piped into a reader that stops early (``norep pairs STORE --csv | head``) ends
+the command quietly with exit code 141, as a pipe does for programs killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from importlib.metadata import version
+
+BROKEN_PIPE = 141
+"""Exit code when the reader of the output goes away: 128 + SIGPIPE, as shells report."""
 
 
 def _zoo_train(args: argparse.Namespace) -> None:
@@ -21,15 +28,63 @@ def _data_download(args: argparse.Namespace) -> None:
     print(download_fashion_mnist())
 
 
+def _data_path(args: argparse.Namespace) -> None:
+    from norep.datasets.fashion_mnist import find_fashion_mnist
+
+    print(find_fashion_mnist(args.data))
+
+
+def _print_table(table, csv: bool) -> None:
+    """Print a table of pairs: CSV, or aligned columns with four decimals."""
+    if csv:
+        table.to_csv(sys.stdout, index=False, float_format="%.6g")
+    else:
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
 def _pairs(args: argparse.Namespace) -> None:
     from norep.book.views import pairs_table
     from norep.store import Store
 
     table = pairs_table(Store(args.store), base=args.base)
-    if args.csv:
-        table.to_csv(sys.stdout, index=False, float_format="%.6g")
-    else:
-        print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    _print_table(table, args.csv)
+
+
+def _features(args: argparse.Namespace) -> None:
+    from norep.book.views import features_table
+    from norep.store import Store
+
+    table = features_table(Store(args.store), split=args.split, k=args.k)
+    _print_table(table, args.csv)
+
+
+def _verify(args: argparse.Namespace) -> None:
+    from norep.store import Store
+
+    checked = Store(args.store).verify()
+    print(f"{args.store}: all {checked} files match their sha256")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from norep.errors import NorepError
+    from norep.producers.inference import predict_zoo, submit_slurm, zoo_status
+
+    if args.status:
+        print(zoo_status(args.spec, args.store, args.models).to_string(index=False))
+        return
+    if args.data is None:
+        raise NorepError("norep predict needs --data FOLDER (the validation images)")
+    options = dict(device=args.device, models=args.models, limit=args.limit, batch_size=args.batch_size,
+                   workers=args.workers, skip_corrupt=args.skip_corrupt, labels=args.labels,
+                   class_list=args.classes, precision=args.precision)
+    if args.submit:
+        jobs = submit_slurm(args.spec, args.data, args.store, shards=args.shards, partition=args.partition,
+                            gpus=args.gpus, cpus=args.cpus, time_minutes=args.time,
+                            array_parallelism=args.array_parallelism, cluster=args.submit, **options)
+        print(f"submitted {len(jobs)} task(s), job {jobs[0].job_id}; check with --status")
+        return
+    added = predict_zoo(args.spec, args.data, args.store, shard=args.shard, **options)
+    print(f"{args.store}: added {len(added)} model(s)")
 
 
 def _import(args: argparse.Namespace) -> None:
@@ -59,6 +114,7 @@ def _book_check(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``norep`` command."""
     parser = argparse.ArgumentParser(prog="norep", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"norep {version('norep')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     zoo = commands.add_parser("zoo", help="train a zoo of models into a prediction store")
@@ -74,12 +130,51 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands = data.add_subparsers(dest="data_command", required=True)
     download = data_commands.add_parser("download", help="download the official release into the cache")
     download.set_defaults(handler=_data_download)
+    path = data_commands.add_parser("path", help="print the folder where Fashion-MNIST is found")
+    path.add_argument("--data", default=None, help="a folder that must hold the IDX files")
+    path.set_defaults(handler=_data_path)
 
     pairs = commands.add_parser("pairs", help="pairwise metrics of a store, one row per pair")
     pairs.add_argument("store", help="store directory")
     pairs.add_argument("--base", default=None, help="only pairs (BASE, other)")
     pairs.add_argument("--csv", action="store_true", help="CSV instead of a table")
     pairs.set_defaults(handler=_pairs)
+
+    predict = commands.add_parser("predict", help="run a catalog's pretrained models on images into a store")
+    predict.add_argument("spec", help="zoo catalog YAML, e.g. zoos/imagenet_paper.yaml")
+    predict.add_argument("--data", help="image folder (ImageNet val: class folders, or flat + labels)")
+    predict.add_argument("--store", required=True, help="store directory to fill")
+    predict.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
+    predict.add_argument("--models", nargs="+", metavar="ID", help="only these canonical ids")
+    predict.add_argument("--limit", type=int, metavar="N", help="a seeded sample of N images")
+    predict.add_argument("--shard", metavar="I/N", help="0-based; default: SLURM_ARRAY_TASK_ID/COUNT when set")
+    predict.add_argument("--batch-size", type=int, default=64)
+    predict.add_argument("--workers", type=int, default=None, help="DataLoader workers")
+    predict.add_argument("--precision", choices=["bf16", "fp16", "fp32"], default="bf16",
+                         help="autocast precision on CUDA")
+    predict.add_argument("--labels", help="labels file of a flat folder (found beside it when omitted)")
+    predict.add_argument("--classes", help="class list (one name per line) for a non-ImageNet folder")
+    predict.add_argument("--skip-corrupt", action="store_true", help="skip and count unreadable images")
+    predict.add_argument("--submit", choices=["slurm", "local"], help="submit a job array with submitit")
+    predict.add_argument("--shards", type=int, default=1, help="tasks of the submitted array")
+    predict.add_argument("--partition", help="SLURM partition")
+    predict.add_argument("--gpus", type=int, default=1, help="GPUs per task")
+    predict.add_argument("--cpus", type=int, default=10, help="CPUs per task")
+    predict.add_argument("--time", type=int, default=240, help="time limit per task (minutes)")
+    predict.add_argument("--array-parallelism", type=int, help="tasks running at once")
+    predict.add_argument("--status", action="store_true", help="print what is done and exit")
+    predict.set_defaults(handler=_predict)
+
+    features = commands.add_parser("features", help="feature similarity of every pair with embeddings")
+    features.add_argument("store", help="store directory")
+    features.add_argument("--split", default="test", help="split whose embeddings are compared")
+    features.add_argument("--k", type=int, default=10, help="neighbours of the mutual k-NN alignment")
+    features.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    features.set_defaults(handler=_features)
+
+    verify = commands.add_parser("verify", help="hash every file of a store against its manifest")
+    verify.add_argument("store", help="store directory")
+    verify.set_defaults(handler=_verify)
 
     imports = commands.add_parser("import", help="import predictions made elsewhere")
     imports.add_argument("kind", choices=["model-vs-human", "imagenet-x", "timm"])
@@ -120,7 +215,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("norep: interrupted; finished models are kept, rerun to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     return 0
+
+
+def _quiet_broken_pipe() -> int:
+    """Point stdout at /dev/null so that Python's exit flush stays quiet; return 141."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return BROKEN_PIPE
 
 
 if __name__ == "__main__":

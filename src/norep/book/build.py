@@ -9,7 +9,8 @@ names its path ``store``.
 :func:`build_book` executes every notebook into ``<output>/executed/<profile>/``,
 skipping a notebook whose cache key (its source, its parameters, every file of this
 package, and the manifest of its store) is unchanged; stages a copy of the book with
-the executed notebooks in ``<output>/stage``; turns its ``_config.yml`` into a
+the executed notebooks in ``<output>/stage`` (each shows the parameters it ran with
+once: :func:`show_parameters_once`); turns its ``_config.yml`` into a
 ``conf.py`` with ``jupyter-book config sphinx`` and builds it with ``sphinx-build -W
 --keep-going`` (every warning an error) into ``<output>/html``; and checks the HTML
 with :func:`check_build`.
@@ -31,6 +32,7 @@ from typing import Callable
 
 import yaml
 
+from norep.book.mathjax import find_mathjax
 from norep.errors import NorepError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/norep: every module keys the cache
@@ -39,6 +41,8 @@ DEFAULT_PROFILE = "default"
 CHAPTER_DIR = "book/chapters"
 KERNEL = "python3"
 FIGURE_SUFFIXES = (".png", ".svg")
+INJECTED_TAG = "injected-parameters"
+"""The tag papermill gives the cell of parameter values it inserts."""
 
 
 @dataclass(frozen=True)
@@ -274,6 +278,49 @@ def cache_key(source: Path, parameters: dict, package_digest: str) -> str:
     return digest.hexdigest()
 
 
+def show_parameters_once(notebook) -> None:
+    """Show the parameter values a notebook ran with in its ``parameters`` cell, once.
+
+    papermill inserts a cell tagged ``injected-parameters`` right after the
+    ``parameters`` cell, so the page would show the parameters twice. Each value it
+    injected replaces the default on the parameter's line (comments kept; a name the
+    cell lacks is added at its end) and the injected cell is tagged ``remove-cell``,
+    which the book leaves out. A notebook without injected values is left as it is.
+
+    Args:
+        notebook: An executed ``nbformat`` notebook, changed in place.
+
+    Example:
+        >>> import nbformat.v4 as nbf
+        >>> nb = nbf.new_notebook(cells=[
+        ...     nbf.new_code_cell("band = 0.01  # half-width", metadata={"tags": ["parameters"]}),
+        ...     nbf.new_code_cell("# Parameters\\nband = 0.02\\n", metadata={"tags": [INJECTED_TAG]})])
+        >>> show_parameters_once(nb)
+        >>> nb.cells[0].source, nb.cells[1].metadata["tags"]
+        ('band = 0.02  # half-width', ['injected-parameters', 'remove-cell'])
+    """
+    tags = [cell.metadata.get("tags", []) for cell in notebook.cells]
+    injected = [cell for cell, cell_tags in zip(notebook.cells, tags) if INJECTED_TAG in cell_tags]
+    target = [cell for cell, cell_tags in zip(notebook.cells, tags) if "parameters" in cell_tags]
+    if not injected or not target:
+        return
+    values = {}
+    for cell in injected:
+        for statement in ast.parse(cell.source).body:
+            if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name):
+                values[statement.targets[0].id] = ast.get_source_segment(cell.source, statement.value)
+        if "remove-cell" not in cell.metadata["tags"]:
+            cell.metadata["tags"] = [*cell.metadata["tags"], "remove-cell"]
+    lines = target[0].source.splitlines()
+    for statement in reversed(ast.parse(target[0].source).body):
+        name = statement.targets[0].id if isinstance(statement, ast.Assign) else None
+        if name in values:
+            rest = lines[statement.end_lineno - 1][statement.end_col_offset:]
+            lines[statement.lineno - 1:statement.end_lineno] = [f"{name} = {values.pop(name)}{rest}"]
+    lines += [f"{name} = {value}" for name, value in values.items()]
+    target[0].source = "\n".join(lines)
+
+
 def execute_notebook(
     source: Path, output: Path, injected: dict, root: Path, metadata: Callable[[], dict] | None = None
 ) -> float:
@@ -365,6 +412,7 @@ def build_book(profile: str | os.PathLike | None = None, output: str | os.PathLi
     from tqdm.auto import tqdm
 
     root = project_root()
+    find_mathjax()  # before the notebooks run: without it the Sphinx build would fail
     output = Path(output).resolve()
     notebooks = [page for page in book_pages(root) if page.is_notebook]
     name, values = load_profile(profile, root, [page.source for page in notebooks])
@@ -418,13 +466,22 @@ def _stage(root: Path, executed: dict[str, Path], output: Path) -> Path:
     for path in (root / "book").rglob("*"):
         if path.is_file() and path.suffix != ".py" and "__pycache__" not in path.parts:
             files[path.relative_to(root).as_posix()] = path.read_bytes()
-    files.update({f"{docname}.ipynb": path.read_bytes() for docname, path in executed.items()})
+    files.update({f"{docname}.ipynb": _staged_notebook(path) for docname, path in executed.items()})
     stage = output / "stage"
     _mirror(files, stage, keep={"conf.py"})
     _record_executions(stage, list(executed), output / "jupyter_cache")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     _run([jupyter_book, "config", "sphinx", stage], "jupyter-book config")
     return stage
+
+
+def _staged_notebook(path: Path) -> bytes:
+    """Return an executed notebook as the book shows it: parameters once."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    show_parameters_once(notebook)
+    return nbformat.writes(notebook).encode()
 
 
 def _mirror(files: dict[str, bytes], folder: Path, keep: set[str]) -> None:
@@ -483,14 +540,16 @@ def _run(command: list, what: str) -> None:
 
 
 VERDICT_HEADING = "Paper vs this book"
+REMOTE = ("http:", "https:", "//")
 
 
 class _PageParser(HTMLParser):
-    """Collect the images, the traceback outputs and the text of one HTML page."""
+    """Collect the images, the remote MathJax scripts, the traceback outputs and the text of a page."""
 
     def __init__(self) -> None:
         super().__init__()
         self.images: list[str] = []
+        self.remote_mathjax: list[str] = []
         self.tracebacks = 0
         self.text: list[str] = []
         self.verdict_heading = False
@@ -500,6 +559,9 @@ class _PageParser(HTMLParser):
         attributes = dict(attrs)
         if tag == "img" and attributes.get("src"):
             self.images.append(attributes["src"])
+        source = attributes.get("src") or ""
+        if tag == "script" and source.startswith(REMOTE) and "mathjax" in source.lower():
+            self.remote_mathjax.append(source)
         if tag == "table" and self.verdict_heading:
             self.verdict_table = True
         classes = (attributes.get("class") or "").split()
@@ -517,7 +579,8 @@ def check_build(html_dir: str | os.PathLike) -> None:
     Cached ``.py`` notebooks can silently lose their outputs (MyST-NB issue 617), so
     the HTML itself is checked: every page under ``book/chapters/`` has an ``img`` whose
     PNG or SVG file exists and a table after its "Paper vs this book" heading; no page
-    has an error output or a Python traceback; every local image exists.
+    has an error output or a Python traceback; every local image exists; no page loads
+    MathJax from the internet (the book ships its own copy, see :mod:`norep.book.mathjax`).
 
     Args:
         html_dir: The HTML folder, e.g. ``_build/html``.
@@ -536,6 +599,8 @@ def check_build(html_dir: str | os.PathLike) -> None:
         local = [src for src in parser.images if not src.startswith(("http:", "https:", "data:"))]
         missing = [src for src in local if not (page.parent / src.split("#")[0].split("?")[0]).is_file()]
         problems += [f"{name}: image {src} is missing" for src in missing]
+        problems += [f"{name}: loads MathJax from {src} (set mathjax_path to the local copy)"
+                     for src in parser.remote_mathjax]
         if parser.tracebacks or "Traceback (most recent call last)" in "".join(parser.text):
             problems.append(f"{name}: shows an error output or a traceback")
         figures = [src for src in local if src.lower().endswith(FIGURE_SUFFIXES) and src not in missing]

@@ -21,9 +21,17 @@ from norep.analysis.ensembles import (
     pairwise_ensembles,
 )
 from norep.analysis.pairs import pair_metrics
+from norep.analysis.similarity import debiased_cka, linear_cka, mutual_knn
 from norep.analysis.specialization import confidence_angles, subdomain_differences_many
 from norep.errors import NorepError
-from norep.store import Store, read_outcomes, read_scores, softmax, top1
+from norep.store import (
+    Store,
+    read_embeddings,
+    read_outcomes,
+    read_scores,
+    softmax,
+    top1,
+)
 from norep.zoo import Methodology, divergence_category
 
 COLUMNS = ("model_a", "model_b", "category", "acc_a", "acc_b", "error_inconsistency", "kappa",
@@ -82,6 +90,43 @@ def _ensemble_accuracy(store: Store, model_ids: list[str]) -> np.ndarray:
                                   "calibration" if has_calibration else None)
         accuracy[np.ix_(with_logits, with_logits)] = ensembles.accuracy
     return accuracy
+
+
+FEATURE_COLUMNS = ("model_a", "model_b", "category", "linear_cka", "debiased_cka", "mutual_knn")
+"""Columns of :func:`features_table`."""
+
+
+def features_table(store: Store, split: str = "test", k: int = 10) -> pd.DataFrame:
+    """Representational similarity of every pair of models with embeddings, on one split.
+
+    Args:
+        store: The prediction store.
+        split: The split whose embeddings are compared.
+        k: Neighbours of the mutual k-nearest-neighbour alignment.
+
+    Returns:
+        One row per pair (store order) with :data:`FEATURE_COLUMNS`; ``category`` is the
+        divergence category of model_b relative to model_a (None when undecidable).
+
+    Example:
+        >>> features_table(Store("runs/fashion_mnist"))      # doctest: +SKIP
+    """
+    model_ids = [m for m in store.model_ids if store.has_array(m, "embeddings")]
+    if len(model_ids) < 2:
+        raise NorepError(f"{store.path} has embeddings for {len(model_ids)} model(s); "
+                         "feature similarity needs at least two")
+    features = [read_embeddings(store, m, split) for m in model_ids]
+    values = {"linear_cka": linear_cka(features), "debiased_cka": debiased_cka(features),
+              "mutual_knn": mutual_knn(features, k)}
+    a, b = np.triu_indices(len(model_ids), 1)
+    methodology = {m: Methodology.from_meta(store.meta(m)) for m in model_ids}
+    return pd.DataFrame({
+        "model_a": [model_ids[i] for i in a],
+        "model_b": [model_ids[j] for j in b],
+        "category": [divergence_category(methodology[model_ids[i]], methodology[model_ids[j]])
+                     for i, j in zip(a, b)],
+        **{name: matrix[a, b] for name, matrix in values.items()},
+    }, columns=list(FEATURE_COLUMNS))
 
 
 def fit_temperatures(store: Store, model_ids: list[str] | None = None,

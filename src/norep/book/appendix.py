@@ -1,0 +1,172 @@
+"""The tables of the appendix pages: how the book was built, and how fast its metrics are.
+
+``book/appendix/reproducibility.py`` shows :func:`package_versions`,
+:func:`device_table` and :func:`store_table`; ``book/appendix/performance.py`` runs
+the scripts of ``benchmarks/`` with :func:`run_benchmark` and shows
+:func:`benchmark_table` and :func:`benchmark_notes`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from norep.book.build import project_path
+from norep.errors import NorepError
+from norep.runtime import resolve_device
+from norep.store import Store
+
+PACKAGES = ("norep", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch",
+            "torchvision", "timm", "open-clip-torch", "matplotlib", "seaborn",
+            "jupyter-book", "myst-nb", "jupytext", "papermill", "sphinx", "sphinx-autoapi")
+"""The packages whose versions the reproducibility page lists."""
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> pd.DataFrame:
+    """Return Python's version and the installed version of each package.
+
+    Args:
+        names: Distribution names.
+
+    Returns:
+        One row per package (index ``package``), column ``version``; "not installed"
+        for a package that is absent.
+
+    Example:
+        >>> package_versions(("pandas",)).loc["pandas", "version"] == pd.__version__
+        True
+    """
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return pd.Series(versions, name="version").rename_axis("package").to_frame()
+
+
+def device_table(device: str = "auto") -> pd.DataFrame:
+    """Return the device a ``device`` parameter resolves to, and the CPU the book ran on.
+
+    Args:
+        device: "auto", "cpu", "cuda", "cuda:1", ...
+
+    Returns:
+        One row per property, column ``value``.
+    """
+    import torch
+
+    used = resolve_device(device)
+    gpu = torch.cuda.get_device_name(used) if used.startswith("cuda") else "none"
+    return pd.Series({
+        "requested": device, "used": used, "GPU": gpu, "CPU cores": os.cpu_count(),
+        "torch threads": torch.get_num_threads(), "platform": platform.platform(),
+    }, name="value").to_frame()
+
+
+def store_table(store: str) -> pd.DataFrame:
+    """Verify every file of a store against its sha256 and describe the store.
+
+    Args:
+        store: The store's path as a parameter gives it (relative to the book's folder).
+
+    Returns:
+        One row per property (dataset, fingerprint, examples per split, models, files,
+        size, package versions it was written with), column ``value``. A file that
+        differs from its sha256 is an error naming it.
+    """
+    path = project_path(store)
+    opened = Store(path)
+    opened.verify()
+    split = opened.examples["split"]
+    splits = split.value_counts().reindex(split.unique())
+    files = [path / name for name in opened.manifest["files"]]
+    dataset = opened.manifest["dataset"]
+    return pd.Series({
+        "store": store, "dataset": dataset["name"], "fingerprint": dataset["fingerprint"],
+        "classes": len(opened.classes),
+        "examples": ", ".join(f"{split} {count}" for split, count in splits.items()),
+        "models": len(opened.model_ids), "files verified against their sha256": len(files),
+        "size (MB)": round(sum(file.stat().st_size for file in files) / 1e6, 1),
+        "written with": ", ".join(f"{k} {v}" for k, v in opened.manifest["versions"].items()),
+    }, name="value").to_frame()
+
+
+def run_benchmark(script: str, **options: object) -> dict:
+    """Run one script of ``benchmarks/`` in a fresh process; return its JSON results.
+
+    Args:
+        script: The script's file name, e.g. ``"pairs_speed.py"``.
+        **options: Its command-line options by name (``loop_pairs=5`` gives
+            ``--loop-pairs=5``).
+
+    Returns:
+        The results the script wrote with ``--json``. Its standard output is printed;
+        a failing script is an error quoting its last line of stderr.
+    """
+    path = project_path("benchmarks") / script
+    arguments = [f"--{name.replace('_', '-')}={value}" for name, value in options.items()]
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "results.json"
+        done = subprocess.run([sys.executable, str(path), *arguments, "--json", str(output)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            raise NorepError(f"benchmark {script} failed: {last}")
+        print(done.stdout, end="")
+        return json.loads(output.read_text())
+
+
+def benchmark_table(pairs: dict, ensembles: dict) -> pd.DataFrame:
+    """Return the performance page's table: fast method against its baseline, per benchmark.
+
+    Args:
+        pairs: Results of ``pairs_speed.py``.
+        ensembles: Results of ``ensemble_speed.py``.
+
+    Returns:
+        One row per benchmark, times in seconds rounded to 3 decimals.
+    """
+    def row(name: str, results: dict, baseline: str, ratio_median: float) -> dict:
+        return {"benchmark": name,
+                "size (N x M x C)": f"{results['models']} x {results['examples']} x {results['classes']}",
+                "pairs": results["pairs"], "fast (s)": results["fast_seconds"],
+                "baseline (s)": results[baseline], "ratio": results["ratio"],
+                "ratio (medians)": ratio_median,
+                "target ratio (full size)": results["target_ratio"], "exact": results["exact"]}
+
+    return pd.DataFrame([
+        row("pairs: error inconsistency + kappa + disagreement", pairs,
+            "loop_seconds_extrapolated", pairs["ratio_median"]),
+        row("ensembles: two-model accuracy of every pair", ensembles, "dense_seconds", float("nan")),
+    ]).set_index("benchmark").round(3)
+
+
+def benchmark_notes(pairs: dict, ensembles: dict) -> pd.DataFrame:
+    """Return what else the benchmarks measured: fallback share, accuracies, CPU and load.
+
+    Args:
+        pairs: Results of ``pairs_speed.py``.
+        ensembles: Results of ``ensemble_speed.py``.
+
+    Returns:
+        One row per measurement, column ``value``.
+    """
+    span = "{:.2f}-{:.2f}".format
+    return pd.Series({
+        "ensembles: dense fallback (share of pair-examples)": ensembles["undecided_share"],
+        "pairs: accuracies of the synthetic models": span(*pairs["accuracy_range"]),
+        "ensembles: accuracies of the synthetic models": span(*ensembles["accuracy_range"]),
+        "pairs: ratio of process CPU times (all threads)": round(pairs["ratio_cpu"], 1),
+        "CPU cores": pairs["cpu_count"],
+        "load average (1 min) before the pairs run": pairs["load_average_1min_before"],
+        "load average (1 min) after the runs": ensembles["load_average_1min"],
+    }, name="value").to_frame()
