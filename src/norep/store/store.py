@@ -18,6 +18,10 @@ whose directory is not in the manifest counts as unfinished. ``models.parquet`` 
 derived from the committed metadata and rewritten after the manifest (and when a
 store is reopened for writing), so no kill can leave it disagreeing with a checksum.
 
+Writers in several processes (shards of one zoo) may fill one store at once: creation
+and :meth:`Store.add_model` hold an exclusive lock on ``.lock`` in the store (``flock``)
+and re-read the manifest inside it, so no writer's model is lost.
+
 Files are checked against their sha256 on first use. Hashing a 20 GB store on every
 open would dominate every analysis, so ``.verified.json`` records, per file, the size,
 modification time and inode it had when its hash last matched: a file whose record
@@ -30,6 +34,7 @@ its old modification time restored.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -51,6 +56,7 @@ MANIFEST = "manifest.json"
 EXAMPLES = "examples.parquet"
 MODELS = "models.parquet"
 VERIFIED = ".verified.json"
+LOCK = ".lock"
 VERSIONED_PACKAGES = ("norep", "numpy", "pandas", "pyarrow", "torch", "timm", "scikit-learn")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+@-]*$")
 
@@ -158,6 +164,13 @@ class Store:
             raise NorepError(
                 f"cannot write the store at {path} ({error.strerror}); choose a writable --store"
             ) from None
+        with _locked(path):
+            return cls._create_locked(path, dataset, classes, examples, fingerprint)
+
+    @classmethod
+    def _create_locked(
+        cls, path: Path, dataset: str, classes: list[str], examples: pd.DataFrame, fingerprint: str
+    ) -> "Store":
         for stale in list(path.glob(".*.tmp-*")) + list((path / "models").glob(".tmp-*")):
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
         dataset_entry = {"name": dataset, "fingerprint": fingerprint, "classes": list(classes)}
@@ -195,6 +208,11 @@ class Store:
         """
         check_model_id(model_id)
         self._check_arrays(model_id, arrays)
+        with _locked(self.path):
+            self.manifest = json.loads((self.path / MANIFEST).read_text())
+            self._add_model_locked(model_id, meta, arrays)
+
+    def _add_model_locked(self, model_id: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
         models_dir = self.path / "models"
         final = models_dir / model_dirname(model_id)
         tmp = models_dir / f".tmp-{model_dirname(model_id)}-{os.getpid()}"
@@ -365,6 +383,17 @@ class Store:
             _write_records(self.path / VERIFIED, self._records)
         self._verified.add(relpath)
         return path
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive inter-process lock on the store at ``path`` (``flock`` on ``.lock``)."""
+    with open(path / LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _file_state(path: Path) -> list[int]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from norep.errors import NorepError
 from norep.store import check_model_id
 from norep.zoo.methodology import FIELDS, OBJECTIVES, Methodology, divergence_category
+from norep.zoo.validation import check_ids, fraction, read_zoo_file, reject_unknown
 
 _MEMBER_KEYS = {"id", "display_name", "role", "notes", *FIELDS}
 _SPEC_KEYS = {"name", "dataset", "base", "target_accuracy", "band", "splits", "defaults", "models", "notes"}
@@ -89,37 +88,18 @@ def load_spec(path: str | Path) -> ZooSpec:
         The validated spec.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise NorepError(f"zoo spec {path} does not exist; pass a YAML file such as zoos/fashion_mnist.yaml") from None
-    except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        raise NorepError(f"zoo spec {path} is not valid YAML{line}; fix its syntax") from None
-    if not isinstance(raw, dict):
-        raise NorepError(f"zoo spec {path} must be a mapping with keys {sorted(_SPEC_KEYS)}")
-    _reject_unknown(raw, _SPEC_KEYS, f"zoo spec {path}")
-    for key in ("name", "dataset", "base", "target_accuracy", "models"):
-        if key not in raw:
-            raise NorepError(f"zoo spec {path} lacks the key {key!r}")
+    where = f"zoo spec {path}"
+    raw = read_zoo_file(path, where, "zoos/fashion_mnist.yaml", _SPEC_KEYS)
     defaults = raw.get("defaults") or {}
-    _reject_unknown(defaults, _MEMBER_KEYS - {"id"}, f"zoo spec {path}: defaults")
-    if not isinstance(raw["models"], list) or not raw["models"]:
-        raise NorepError(f"zoo spec {path}: 'models' must be a non-empty list")
+    reject_unknown(defaults, _MEMBER_KEYS - {"id"}, f"{where}: defaults")
     members = tuple(_member(entry, defaults, path, index) for index, entry in enumerate(raw["models"]))
-    ids = [m.id for m in members]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise NorepError(f"zoo spec {path}: model id(s) {duplicates} appear more than once")
-    if raw["base"] not in ids:
-        raise NorepError(f"zoo spec {path}: base {raw['base']!r} is not one of its models")
+    check_ids([m.id for m in members], raw["base"], where)
     spec = ZooSpec(
         name=str(raw["name"]),
         dataset=str(raw["dataset"]),
         base=raw["base"],
-        target_accuracy=_fraction(raw["target_accuracy"], f"zoo spec {path}: target_accuracy"),
-        band=_fraction(raw.get("band", 0.01), f"zoo spec {path}: band"),
+        target_accuracy=fraction(raw["target_accuracy"], f"zoo spec {path}: target_accuracy"),
+        band=fraction(raw.get("band", 0.01), f"zoo spec {path}: band"),
         splits=dict(raw.get("splits") or {}),
         members=members,
         path=path,
@@ -139,7 +119,7 @@ def _member(entry: object, defaults: dict, path: Path, index: int) -> Member:
     if not isinstance(entry, dict) or "id" not in entry:
         raise NorepError(f"{where} must be a mapping with at least an 'id'")
     where = f"zoo spec {path}: model {entry['id']!r}"
-    _reject_unknown(entry, _MEMBER_KEYS, where)
+    reject_unknown(entry, _MEMBER_KEYS, where)
     check_model_id(entry["id"])
     fields = {**defaults, **entry}
     hyperparameters = {**(defaults.get("hyperparameters") or {}), **(entry.get("hyperparameters") or {})}
@@ -166,17 +146,3 @@ def _member(entry: object, defaults: dict, path: Path, index: int) -> Member:
         role=role,
         notes=str(entry.get("notes", "")),
     )
-
-
-def _reject_unknown(mapping: dict, allowed: set, where: str) -> None:
-    if not isinstance(mapping, dict):
-        raise NorepError(f"{where} must be a mapping")
-    unknown = sorted(set(mapping) - allowed)
-    if unknown:
-        raise NorepError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-
-
-def _fraction(value: object, where: str) -> float:
-    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise NorepError(f"{where} must be a number between 0 and 1, got {value!r}")
-    return float(value)
