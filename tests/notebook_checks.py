@@ -23,3 +23,27 @@ def assert_no_error_or_stderr(notebook) -> None:
     assert not errors, f"{errors[0].ename}: {errors[0].evalue}"
     stderr = [o.text for o in outputs(notebook) if o.output_type == "stream" and o.name == "stderr"]
     assert not stderr, f"the chapter writes to stderr (a Sphinx warning in the book build): {stderr[0][:300]}"
+
+
+def execute_chapter(chapter: str, output, **parameters):
+    """Execute a chapter with the CI profile and parameter overrides, from the book's folder.
+
+    Args:
+        chapter: The chapter's name (``"zoo"``) or ``.py`` path.
+        output: The executed notebook to write.
+        **parameters: Parameter values (written as YAML literals).
+
+    Returns:
+        The executed notebook.
+    """
+    import contextlib
+    from pathlib import Path
+
+    import nbformat
+
+    from norep.book.build import run_chapter
+
+    overrides = [[name, str(value)] for name, value in parameters.items()]
+    with contextlib.chdir(Path(__file__).resolve().parents[1]):
+        path = run_chapter(chapter, output, profile="ci", parameters=overrides)
+    return nbformat.read(path, as_version=4)

@@ -9,16 +9,19 @@ functions are tested directly, against naive computations.
 
 from __future__ import annotations
 
-import contextlib
 from math import comb
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from notebook_checks import assert_no_error_or_stderr, output_text, outputs
+from notebook_checks import (
+    assert_no_error_or_stderr,
+    execute_chapter,
+    output_text,
+    outputs,
+)
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from test_chapter_error_inconsistency import CONTROLS, pair_table, synthetic_zoo
@@ -42,10 +45,7 @@ def store(tmp_path_factory):
 def executed(store, tmp_path_factory):
     """The chapter executed on the synthetic store."""
     output = tmp_path_factory.mktemp("executed") / "ensembles.ipynb"
-    with contextlib.chdir(ROOT):
-        path = book.run_chapter("ensembles", output, profile="ci", parameters=[
-            ["store", str(store.path)], ["base", "base"], ["band", "0.05"], ["n_bootstrap", "50"]])
-    return nbformat.read(path, as_version=4)
+    return execute_chapter("ensembles", output, store=store.path, base="base", band=0.05, n_bootstrap=50)
 
 
 def temperature(store, model_id: str) -> float:

@@ -10,18 +10,21 @@ directly, against naive computations.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_synthetic_store
 from matplotlib.colors import same_color
 from matplotlib.figure import Figure
-from notebook_checks import assert_no_error_or_stderr, output_text, outputs
+from notebook_checks import (
+    assert_no_error_or_stderr,
+    execute_chapter,
+    output_text,
+    outputs,
+)
 
 from norep.book import build as book
 from norep.book.chapter import open_zoo
@@ -83,10 +86,8 @@ def store(tmp_path_factory):
 def executed(store, tmp_path_factory):
     """The chapter executed on the synthetic store."""
     output = tmp_path_factory.mktemp("executed") / "error_inconsistency.ipynb"
-    with contextlib.chdir(ROOT):
-        path = book.run_chapter("error_inconsistency", output, profile="ci", parameters=[
-            ["store", str(store.path)], ["base", "base"], ["band", "0.05"], ["n_bootstrap", "50"]])
-    return nbformat.read(path, as_version=4)
+    return execute_chapter("error_inconsistency", output, store=store.path, base="base", band=0.05,
+                           n_bootstrap=50)
 
 
 def test_parameters_cell():

@@ -11,17 +11,20 @@ the figure functions of ``norep.book.plots.greedy`` as fast unit tests.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_chapter_store, make_synthetic_store
-from notebook_checks import assert_no_error_or_stderr, output_text, outputs
+from notebook_checks import (
+    assert_no_error_or_stderr,
+    execute_chapter,
+    output_text,
+    outputs,
+)
 
 from norep.analysis.calibration import fit_temperature
 from norep.book import build as book
@@ -72,11 +75,7 @@ def lz(store):
 def executed(store, tmp_path_factory):
     """The chapter executed on the synthetic store."""
     output = tmp_path_factory.mktemp("chapter") / "low_accuracy.ipynb"
-    with contextlib.chdir(ROOT):
-        path = book.run_chapter("low_accuracy", output, profile="ci", parameters=[
-            ["store", str(store.path)], ["base", "base"], ["band", str(BAND)], ["n_bootstrap", "50"],
-        ])
-    return nbformat.read(path, as_version=4)
+    return execute_chapter("low_accuracy", output, store=store.path, base="base", band=BAND, n_bootstrap=50)
 
 
 # -- the executed chapter --------------------------------------------------------------------

@@ -11,18 +11,21 @@ fast unit tests against hand-made tables.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.special
 from conftest import make_chapter_store
-from notebook_checks import assert_no_error_or_stderr, output_text, outputs
+from notebook_checks import (
+    assert_no_error_or_stderr,
+    execute_chapter,
+    output_text,
+    outputs,
+)
 
 from norep.analysis.bootstrap import Interval
 from norep.analysis.specialization import CategoryTrend
@@ -43,12 +46,9 @@ def chapter_store(tmp_path_factory) -> Store:
 @pytest.fixture(scope="module")
 def executed(chapter_store, tmp_path_factory):
     """The chapter executed on the chapter store."""
-    folder = tmp_path_factory.mktemp("chapter")
-    with contextlib.chdir(ROOT):
-        path = book.run_chapter("specialization", folder / "specialization.ipynb", profile="ci", parameters=[
-            ["store", str(chapter_store.path)], ["base", "base"], ["band", "0.05"], ["n_bootstrap", "50"],
-        ])
-    return nbformat.read(path, as_version=4)
+    output = tmp_path_factory.mktemp("chapter") / "specialization.ipynb"
+    return execute_chapter("specialization", output, store=chapter_store.path, base="base", band=0.05,
+                           n_bootstrap=50)
 
 
 def test_parameters_cell_takes_the_profile_keys():

@@ -9,16 +9,19 @@ hand-worked tables.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_synthetic_store
-from notebook_checks import assert_no_error_or_stderr, output_text, outputs
+from notebook_checks import (
+    assert_no_error_or_stderr,
+    execute_chapter,
+    output_text,
+    outputs,
+)
 
 from norep.book import build as book
 from norep.book.chapter import open_zoo
@@ -68,11 +71,7 @@ def zoo(store):
 def executed(store, tmp_path_factory):
     """The chapter executed on the synthetic store."""
     output = tmp_path_factory.mktemp("chapter") / "zoo.ipynb"
-    with contextlib.chdir(ROOT):
-        path = book.run_chapter("zoo", output, profile="ci", parameters=[
-            ["store", str(store.path)], ["base", "base"], ["band", str(BAND)], ["n_bootstrap", "50"],
-        ])
-    return nbformat.read(path, as_version=4)
+    return execute_chapter("zoo", output, store=store.path, base="base", band=BAND, n_bootstrap=50)
 
 
 # -- the executed chapter --------------------------------------------------------------------
