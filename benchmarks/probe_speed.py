@@ -3,7 +3,9 @@
 Both fit the same penalized multinomial logistic regression (lambda = 1 / (M C)) on
 standardized synthetic features of M rows, D dimensions and K classes; the probe must
 reach scikit-learn's test accuracy within 0.5 points and be at least 3x faster at the
-full size (M=50,000, D=512, K=10).
+full size (M=50,000, D=512, K=10). Both run on ``--threads`` threads (torch's, and
+BLAS/OpenMP's through threadpoolctl for scikit-learn): on a shared machine, more threads
+than free cores slow both fits by up to 10x.
 
 Usage:
     python benchmarks/probe_speed.py                     # full size
@@ -13,11 +15,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 import torch
 from common import best_time, conditions, finish
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from norep.analysis.probes import train_probe
 
@@ -42,24 +46,29 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--classes", type=int, default=10, help="K, classes")
     parser.add_argument("--c", type=float, default=1.0, help="scikit-learn's C (lambda = 1 / (M C))")
     parser.add_argument("--repeat", type=int, default=1, help="timings of each fit (the shortest is kept)")
+    parser.add_argument("--threads", type=int, default=1, help="threads of both fits")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     (x, y), (test_x, test_y) = synthetic_features(args.examples, args.features, args.classes)
     mean, scale = x.mean(0), x.std(0)
     l2 = 1.0 / (len(x) * args.c)
     fitted = {}
-    probe_seconds = best_time(lambda: fitted.update(probe=train_probe(x, y, l2)), args.repeat)
-    sklearn_seconds = best_time(lambda: fitted.update(sklearn=LogisticRegression(
-        C=args.c, max_iter=1000).fit((x - mean) / scale, y)), args.repeat)
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        probe_seconds = best_time(lambda: fitted.update(probe=train_probe(x, y, l2)), args.repeat)
+        sklearn_seconds = best_time(lambda: fitted.update(sklearn=LogisticRegression(
+            C=args.c, max_iter=1000).fit((x - mean) / scale, y)), args.repeat)
     probe_accuracy = fitted["probe"].accuracy(test_x, test_y)
     sklearn_accuracy = float(fitted["sklearn"].score((test_x - mean) / scale, test_y))
     results = {
         "examples": args.examples, "features": args.features, "classes": args.classes,
         "torch_threads": torch.get_num_threads(), "probe_seconds": probe_seconds,
         "sklearn_seconds": sklearn_seconds, "ratio": sklearn_seconds / probe_seconds,
+        "sklearn_iterations": int(fitted["sklearn"].n_iter_[0]),
         "probe_accuracy": probe_accuracy, "sklearn_accuracy": sklearn_accuracy,
         "accuracy_gap_points": 100 * abs(probe_accuracy - sklearn_accuracy),
-        "target_ratio": TARGET_RATIO, **conditions(),
+        "target_ratio": TARGET_RATIO, "load_average_1min_before": load_before, **conditions(),
     }
     print(f"probe {probe_seconds:.2f} s (accuracy {100 * probe_accuracy:.2f}%), scikit-learn "
           f"{sklearn_seconds:.2f} s ({100 * sklearn_accuracy:.2f}%): {results['ratio']:.1f}x "

@@ -96,6 +96,18 @@ def test_benchmark_tables_take_each_number_from_its_result():
     assert notes["load average (1 min) after the runs"] == 2.5
 
 
+def test_probe_table_takes_each_number_from_its_result():
+    probe = {"examples": 300, "features": 8, "classes": 3, "probe_seconds": 0.12345,
+             "sklearn_seconds": 0.5, "ratio": 4.0502, "target_ratio": 3.0, "probe_accuracy": 0.91234,
+             "sklearn_accuracy": 0.9, "accuracy_gap_points": 1.234, "sklearn_iterations": 12,
+             "torch_threads": 1, "cpu_count": 2, "load_average_1min_before": 0.5,
+             "load_average_1min": 1.25}
+    table = appendix.probe_table(probe)["value"]
+    assert table["size (M x D x K)"] == "300 x 8 x 3" and table["probe (s)"] == 0.123
+    assert (table["ratio"], table["probe test accuracy (%)"]) == (4.05, 91.23)
+    assert table["load average (1 min) before / after"] == "0.50 / 1.25"
+
+
 @pytest.mark.notebooks
 def test_reproducibility_page_runs_on_a_store(synthetic_store, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
@@ -112,9 +124,11 @@ def test_performance_page_runs_the_benchmarks(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     small = [["pairs_models", "6"], ["pairs_examples", "200"], ["pairs_classes", "10"],
              ["loop_pairs", "5"], ["ensemble_models", "4"], ["ensemble_examples", "100"],
-             ["ensemble_classes", "10"], ["repeat", "1"]]
+             ["ensemble_classes", "10"], ["repeat", "1"], ["probe_examples", "300"],
+             ["probe_features", "8"], ["probe_classes", "3"]]
     output = book.run_chapter("book/appendix/performance.py", tmp_path / "p.ipynb", parameters=small)
     notebook = nbformat.read(output, as_version=4)
     assert_no_error_or_stderr(notebook)
-    assert "6 x 200 x 10" in output_text(notebook) and "4 x 100 x 10" in output_text(notebook)
+    text = output_text(notebook)
+    assert "6 x 200 x 10" in text and "4 x 100 x 10" in text and "300 x 8 x 3" in text
     assert json.dumps(notebook.metadata["papermill"]["parameters"]["repeat"]) == "1"

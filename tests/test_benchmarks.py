@@ -35,3 +35,13 @@ def test_ensemble_speed_small(tmp_path):
     assert results["exact"] and results["mismatched_pairs"] == 0
     assert results["pairs"] == 28 and results["fast_seconds"] > 0 and results["dense_seconds"] > 0
     assert 0 <= results["undecided_share"] < 0.1
+
+
+def test_probe_speed_small(tmp_path):
+    results = run("probe_speed", tmp_path, "--examples", "2000", "--features", "32", "--classes", "5")
+    # The two fits solve the same problem: their test accuracies agree within 0.5 points.
+    assert results["accuracy_gap_points"] <= 0.5
+    assert results["accuracy_gap_points"] == 100 * abs(results["probe_accuracy"] - results["sklearn_accuracy"])
+    assert (results["examples"], results["features"], results["classes"]) == (2000, 32, 5)
+    assert results["torch_threads"] == 1 and results["sklearn_iterations"] > 0
+    assert results["ratio"] == results["sklearn_seconds"] / results["probe_seconds"]

@@ -25,6 +25,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +35,28 @@ import torch
 
 L2_GRID = tuple(float(v) for v in np.logspace(-6, 0, 7))
 """Default penalties searched by :func:`select_probe`, from weak to strong."""
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run torch's CPU operations on ``threads`` threads inside the block (None: unchanged).
+
+    Small probes gain nothing from a second thread, and on a busy machine several
+    threads wait on each other: on two shared cores one thread was up to ten times
+    faster than two (a 1,600 x 128 x 10 probe: 0.55 s against 6.5 s).
+
+    Example:
+        >>> with torch_threads(1):
+        ...     torch.get_num_threads()
+        1
+    """
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -93,10 +117,13 @@ def train_probe(features: np.ndarray, labels: np.ndarray, l2: float, n_classes: 
     scale[scale == 0] = 1.0
     inputs = torch.from_numpy((x - mean) / scale).to(device)
     targets = torch.from_numpy(labels.astype(np.int64)).to(device)
-    weight = torch.zeros(x.shape[1], n_classes, device=device)
+    # Weights stored as (C, D): F.linear's forward X W^T + b and its weight gradient
+    # G^T X are the fast layouts for a skinny C (X @ W with W of shape (D, C) is several
+    # times slower on the CPU).
+    weight = torch.zeros(n_classes, x.shape[1], device=device)
     bias = torch.zeros(n_classes, device=device)
     if init is not None:
-        weight.copy_(torch.from_numpy(init.weight))
+        weight.copy_(torch.from_numpy(init.weight.T))
         bias.copy_(torch.from_numpy(init.bias))
     weight.requires_grad_(True)
     bias.requires_grad_(True)
@@ -105,12 +132,14 @@ def train_probe(features: np.ndarray, labels: np.ndarray, l2: float, n_classes: 
 
     def closure():
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(inputs @ weight + bias, targets) + l2 / 2 * (weight ** 2).sum()
+        logits = torch.nn.functional.linear(inputs, weight, bias)
+        loss = torch.nn.functional.cross_entropy(logits, targets) + l2 / 2 * (weight ** 2).sum()
         loss.backward()
         return loss
 
     optimizer.step(closure)
-    return LinearProbe(mean, scale, weight.detach().cpu().numpy(), bias.detach().cpu().numpy(), float(l2))
+    return LinearProbe(mean, scale, np.ascontiguousarray(weight.detach().cpu().numpy().T),
+                       bias.detach().cpu().numpy(), float(l2))
 
 
 def select_probe(features: np.ndarray, labels: np.ndarray, held_features: np.ndarray,

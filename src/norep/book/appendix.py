@@ -3,7 +3,7 @@
 ``book/appendix/reproducibility.py`` shows :func:`package_versions`,
 :func:`device_table` and :func:`store_table`; ``book/appendix/performance.py`` runs
 the scripts of ``benchmarks/`` with :func:`run_benchmark` and shows
-:func:`benchmark_table` and :func:`benchmark_notes`.
+:func:`benchmark_table`, :func:`benchmark_notes` and :func:`probe_table`.
 """
 
 from __future__ import annotations
@@ -169,4 +169,36 @@ def benchmark_notes(pairs: dict, ensembles: dict) -> pd.DataFrame:
         "CPU cores": pairs["cpu_count"],
         "load average (1 min) before the pairs run": pairs["load_average_1min_before"],
         "load average (1 min) after the runs": ensembles["load_average_1min"],
+    }, name="value").to_frame()
+
+
+def probe_table(probe: dict) -> pd.DataFrame:
+    """Return the probe benchmark's results: the torch L-BFGS probe against scikit-learn.
+
+    Args:
+        probe: Results of ``probe_speed.py``.
+
+    Returns:
+        One row per measurement, column ``value``.
+
+    Example:
+        >>> probe_table({"examples": 10, "features": 4, "classes": 3, "probe_seconds": 0.5,
+        ...              "sklearn_seconds": 1.0, "ratio": 2.0, "target_ratio": 3.0,
+        ...              "probe_accuracy": 0.9, "sklearn_accuracy": 0.91, "accuracy_gap_points": 1.0,
+        ...              "sklearn_iterations": 7, "torch_threads": 1, "cpu_count": 2,
+        ...              "load_average_1min_before": 1.0, "load_average_1min": 1.5}).loc["ratio", "value"]
+        2.0
+    """
+    return pd.Series({
+        "size (M x D x K)": f"{probe['examples']} x {probe['features']} x {probe['classes']}",
+        "probe (s)": round(probe["probe_seconds"], 3),
+        "scikit-learn (s)": round(probe["sklearn_seconds"], 3),
+        "ratio": round(probe["ratio"], 2), "target ratio (full size)": probe["target_ratio"],
+        "probe test accuracy (%)": round(100 * probe["probe_accuracy"], 2),
+        "scikit-learn test accuracy (%)": round(100 * probe["sklearn_accuracy"], 2),
+        "accuracy gap (points; at most 0.5)": round(probe["accuracy_gap_points"], 2),
+        "scikit-learn L-BFGS iterations": probe["sklearn_iterations"],
+        "threads (each fit)": probe["torch_threads"], "CPU cores": probe["cpu_count"],
+        "load average (1 min) before / after": f"{probe['load_average_1min_before']:.2f} / "
+                                                f"{probe['load_average_1min']:.2f}",
     }, name="value").to_frame()

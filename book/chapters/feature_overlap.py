@@ -1,0 +1,148 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Feature overlap
+#
+# The paper's Fig 6 asks whether models trained differently learn *different features*
+# rather than the same features with different errors. It trains linear probes on the
+# frozen penultimate embeddings of two models: on **mixes** of their dimensions (a mix
+# beats either model when the two carry complementary information, and more so the more
+# their methodologies diverge), and on the **most diverse dimensions** of their
+# concatenation (a divergent pair reaches a target accuracy with fewer features). Beside
+# the probes, this chapter measures the **representational similarity** of each pair
+# (linear CKA, debiased CKA, mutual k-NN alignment) and asks whether it is ordered by
+# divergence like error inconsistency, and whether it predicts ensemble gains.
+
+# %% tags=["parameters"]
+store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
+base = "cnn-seed0"  # the model every pair is formed with
+band = 0.01  # half-width of the accuracy band around the base (fraction)
+seed = 0  # seed of the held-out rows, the draws of dimensions and the bootstrap
+n_draws = 3  # draws of dimensions per share of a mix
+n_bootstrap = 1000  # bootstrap resamples of the test examples
+device = "auto"  # torch device of the probes: "cpu", "cuda", "auto"
+
+# %% tags=["hide-input"]
+import pandas as pd
+
+from norep.book.chapter import open_zoo, paper_vs_book
+from norep.book.chapters.feature_overlap import (
+    claims,
+    compress,
+    feature_similarity,
+    mix_embeddings,
+    read_probe_data,
+)
+
+pd.set_option("display.max_colwidth", None)  # tables of prose: show every word
+zoo = open_zoo(store, base, band)
+zoo.intro()
+
+# %% [markdown]
+# ## The probes
+#
+# A probe is a multinomial logistic regression on frozen embeddings
+# (`norep.analysis.probes`): features standardized with the mean and standard deviation
+# of its training rows, trained full-batch with L-BFGS, an L2 penalty on the weights
+# (not the bias). Its rows come from the store's **probe** split (training images none
+# of the models was selected on); 20% of them (seeded) are held out. The base's own
+# probe chooses the penalty from $10^{-5}, \dots, 10^{-1}$ by accuracy on the held-out
+# rows and is refitted on all probe rows; every other probe of the chapter reuses that
+# penalty and is fitted once on all probe rows (a choice per probe would cost six fits
+# each). Every accuracy below is on the **test** split. Only networks have embeddings;
+# the others are listed and left out.
+
+# %%
+embeddings = read_probe_data(zoo, seed, device)
+embeddings.shown()
+
+# %% [markdown]
+# ## Mixed embeddings (Fig 6 left and center)
+#
+# For the base and each partner, a budget of $d = \min(d_\text{base}, d_\text{partner})$
+# dimensions is split at 0/100, 25/75, 50/50, 75/25 and 100/0 between the base and
+# the partner; each share draws its dimensions uniformly without replacement, `n_draws`
+# times (seeded), and every draw gets its own probe. The accuracy of a share is the mean
+# over its draws. A mix **beats either model** when the 50/50 mix is more accurate than
+# the better of 100/0 (the base alone) and 0/100 (the partner alone).
+#
+# The intervals are 95% percentile intervals of a **bootstrap over test examples**: each
+# resample redraws the test examples once for all partners and shares (paired), and the
+# draws of dimensions are averaged within it, not resampled. They cover the noise of the
+# test set, not that of the probes' training or of the draws. Columns: the base's
+# share / the partner's share of the budget.
+
+# %%
+mixes = mix_embeddings(embeddings, n_draws, n_bootstrap, seed)
+mixes.shown()
+
+# %%
+figure = mixes.figure()
+
+# %%
+mixes.verdicts()
+
+# %% [markdown]
+# ## Compression (Fig 6 right)
+#
+# The base's and the partner's embeddings are concatenated and their dimensions ranked
+# greedily by **diversity** (`norep.analysis.features.diversity_ranking`): with
+# $\Sigma$ the covariance of the standardized training rows and $S$ the dimensions
+# already chosen, the next dimension maximizes
+#
+# $$s_j = \Sigma_{jj} - \Sigma_{jS} \Sigma_{SS}^{-1} \Sigma_{Sj},$$
+#
+# the variance it does not share linearly with those before it (Cholesky factorization
+# with diagonal pivoting). A probe is trained on the top $k$ for $k$ from a sixteenth
+# to twice the base's dimensionality. The target is the accuracy of the base's own probe
+# on all its dimensions (the paper's 76% is about its base's 76.5%); the table counts
+# the features each pair needs to reach it.
+
+# %%
+compression = compress(embeddings)
+figure = compression.figure()
+
+# %%
+compression.by_category()
+
+# %% [markdown]
+# ## Feature similarity
+#
+# Linear CKA and debiased CKA (`norep.analysis.similarity`) compare the base's and each
+# partner's test embeddings on every test example; mutual k-NN alignment (k = 10) the
+# share of each example's 10 nearest neighbours the two embeddings have in common, on
+# 2,000 test examples (seeded). Beside them: the pair's error inconsistency and its
+# two-model ensemble gain (accuracy of the temperature-scaled ensemble minus the
+# members' mean).
+
+# %%
+similarity = feature_similarity(embeddings, seed)
+similarity.shown()
+
+# %% [markdown]
+# Is similarity ordered by divergence category like error inconsistency is (falling
+# while error inconsistency rises)? And does it predict the ensemble gain? A
+# representation that differs should ensemble better: a negative rank correlation.
+
+# %%
+similarity.trends()
+
+# %%
+similarity.predicts_gain()
+
+# %% [markdown]
+# ## Paper vs this book
+#
+# The paper probes ImageNet embeddings of 2,048 dimensions (its base: a ResNet-50); this
+# store's are much smaller and its partners fewer. A verdict is "yes" when the
+# category means move monotonically in the paper's direction over the categories this
+# store has.
+
+# %%
+paper_vs_book(claims(mixes, compression, similarity))

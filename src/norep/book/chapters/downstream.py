@@ -1,0 +1,242 @@
+"""The chapter "Downstream transfer" (Fig 7): single and stacked embeddings on other data.
+
+:func:`downstream_transfer` embeds each downstream set with every neural member of the
+zoo (:mod:`norep.producers.downstream`, cached), runs the linear evaluations of
+:mod:`norep.analysis.transfer` and returns an object whose methods give the chapter's
+tables, figures and "Paper vs this book" rows.
+
+Example:
+    >>> zoo = open_zoo("runs/fashion_mnist", "cnn-seed0", 0.01)                   # doctest: +SKIP
+    >>> transfer = downstream_transfer(zoo, ["sklearn-digits"], None, 0, 1000, "cpu")  # doctest: +SKIP
+    >>> transfer.summary()                                                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+from matplotlib.figure import Figure
+
+from norep.analysis.transfer import (
+    BestComparison,
+    LinearEvaluation,
+    best_single_vs_pair,
+    downstream_rank,
+    linear_evaluation,
+)
+from norep.analysis.verdicts import interval_text
+from norep.book.chapter import ChapterZoo
+from norep.book.plots.downstream import pair_accuracy_heatmaps, upstream_vs_downstream
+from norep.datasets.downstream import downstream_splits, load_downstream
+from norep.errors import NorepError
+from norep.runtime import resolve_device
+from norep.store import read_outcomes
+
+with warnings.catch_warnings():  # the trainers' tqdm.auto warns in a kernel without ipywidgets
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from norep.producers.downstream import (
+        check_mini_zoo,
+        downstream_embeddings,
+        embedded_models,
+    )
+
+LEVEL = 0.95
+"""Coverage of every interval of the chapter."""
+
+
+@dataclass(frozen=True)
+class SetResult:
+    """One downstream set's linear evaluations.
+
+    Attributes:
+        source: Where its images come from, in words.
+        sizes: Examples in the "train", "held_out" and "test" parts.
+        evaluation: Probes of every single embedding and every pair.
+        best: The best pair against the best single model.
+    """
+
+    source: str
+    sizes: dict[str, int]
+    evaluation: LinearEvaluation
+    best: BestComparison
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The chapter's results: every neural member's embeddings probed on each downstream set.
+
+    Attributes:
+        zoo: The chapter's zoo.
+        models: The members with a network (base first), in the evaluations' order.
+        without: The members without a network (no embeddings to transfer).
+        upstream: Each model's upstream (store) test accuracy.
+        results: Per downstream set, its evaluations (empty when there is a problem).
+        problem: Why nothing was evaluated (None when all went well).
+        n_bootstrap: Bootstrap resamples of every interval.
+    """
+
+    zoo: ChapterZoo
+    models: list[str]
+    without: list[str]
+    upstream: np.ndarray
+    results: dict[str, SetResult] = field(default_factory=dict)
+    problem: str | None = None
+    n_bootstrap: int = 0
+
+    def _name(self, index: int) -> str:
+        return self.zoo.names[self.models[index]]
+
+    def _pair_name(self, result: SetResult, pair: int) -> str:
+        a, b = result.evaluation.pairs[pair]
+        return f"{self._name(a)} + {self._name(b)}"
+
+    def members(self) -> Markdown:
+        """Which members are evaluated, which have no embeddings, and the downstream parts."""
+        if self.problem:
+            return Markdown(f"Nothing to evaluate: {self.problem}.")
+        names = self.zoo.names
+        lines = [f"Members with a network, evaluated: {len(self.models)} "
+                 f"({len(self.models) * (len(self.models) - 1) // 2} pairs). Members without "
+                 f"embeddings (not neural), listed only: "
+                 f"{', '.join(names[m] for m in self.without) or 'none'}."]
+        lines += [f"- **{name}**: {result.source}; " + ", ".join(
+            f"{n} {part.replace('_', '-')}" for part, n in result.sizes.items()) + " examples."
+            for name, result in self.results.items()]
+        return Markdown("\n".join(lines))
+
+    def singles(self) -> pd.DataFrame | None:
+        """One row per model: group, band, upstream accuracy, each set's downstream accuracy
+        and rank; None when nothing was evaluated."""
+        if not self.results:
+            return None
+        roster = self.zoo.roster.table.loc[self.models]
+        table = pd.DataFrame({"model": [self._name(k) for k in range(len(self.models))],
+                              "group": roster["group"].to_numpy(),
+                              "in the band": roster["in_band"].map({True: "yes", False: "no"}).to_numpy(),
+                              "upstream test accuracy (%)": (100 * self.upstream).round(1)})
+        for name, result in self.results.items():
+            accuracy = pd.Series(result.evaluation.single_accuracy)
+            table[f"{name} (%)"] = (100 * accuracy).round(1)
+            table[f"{name} rank"] = accuracy.rank(ascending=False, method="min").astype(int)
+        return table.set_index("model")
+
+    def figure(self) -> Figure | None:
+        """Fig 7: test accuracy of every pair (singles on the diagonal), per downstream set."""
+        if not self.results:
+            return None
+        names = [self._name(k) for k in range(len(self.models))]
+        return pair_accuracy_heatmaps(
+            {name: pd.DataFrame(100 * r.evaluation.pair_matrix(), names, names)
+             for name, r in self.results.items()},
+            "Linear evaluation of single (diagonal) and stacked embeddings")
+
+    def ranks_figure(self) -> Figure | None:
+        """Downstream against upstream accuracy of the single models, per downstream set."""
+        if not self.results:
+            return None
+        groups = self.zoo.roster.table.loc[self.models, "group"].to_numpy()
+        table = pd.concat([pd.DataFrame({
+            "set": name, "model": [self._name(k) for k in range(len(self.models))],
+            "group": groups, "upstream": 100 * self.upstream,
+            "downstream": 100 * r.evaluation.single_accuracy}) for name, r in self.results.items()])
+        return upstream_vs_downstream(table, "Is the best upstream model the best downstream?")
+
+    def summary(self) -> pd.DataFrame | None:
+        """One row per downstream set: best single, best pair, gain, the best upstream model's
+        rank; None when nothing was evaluated."""
+        if not self.results:
+            return None
+        rows = []
+        for name, result in self.results.items():
+            best, evaluation = result.best, result.evaluation
+            top, rank = downstream_rank(self.upstream, evaluation.single_accuracy)
+            gains = evaluation.pair_gains()
+            rows.append({
+                "downstream set": name,
+                "best single (held-out choice)": f"{self._name(best.single)}: "
+                                                 f"{100 * best.single_accuracy:.1f}",
+                "best pair (held-out choice)": f"{self._pair_name(result, best.pair)}: "
+                                               f"{100 * best.pair_accuracy:.1f}",
+                "gain (points, 95% interval)": interval_text(best.gain, best.low, best.high,
+                                                             scale=100, sign=True),
+                "pairs above their better member": f"{int(np.sum(gains > 0))} of {len(gains)}",
+                "best upstream model: downstream rank":
+                    f"{self._name(top)}: {rank} of {len(self.models)}",
+                "Spearman upstream vs downstream": round(float(pd.Series(self.upstream).corr(
+                    pd.Series(evaluation.single_accuracy), method="spearman")), 2),
+            })
+        return pd.DataFrame(rows).set_index("downstream set")
+
+    def claims(self) -> list[tuple[str, str, str, str]]:
+        """The rows of the chapter's "Paper vs this book" table."""
+        if not self.results:
+            return [("Fig 7: downstream linear evaluation", "Pascal VOC, 11-point mAP",
+                     f"not measured: {self.problem}", "-")]
+        rows = []
+        for name, result in self.results.items():
+            best = result.best
+            verdict = "yes" if best.low > 0 else ("no" if best.high < 0 else "not significant")
+            rows.append((f"Fig 7, {name}: best mix beats the best single model",
+                         "91.4 vs 90.7 mAP (+0.7; Pascal VOC)",
+                         f"{100 * best.pair_accuracy:.1f} vs {100 * best.single_accuracy:.1f}% "
+                         f"(gain {interval_text(best.gain, best.low, best.high, scale=100, sign=True)})",
+                         verdict))
+            top, rank = downstream_rank(self.upstream, result.evaluation.single_accuracy)
+            rows.append((f"Fig 7, {name}: the best upstream model is not the best downstream",
+                         "yes (the best ImageNet model is not best on VOC)",
+                         f"{self._name(top)} ranks {rank} of {len(self.models)}",
+                         "yes" if rank > 1 else "no"))
+        rows.append(("downstream data", "Pascal VOC 2007 (11-point mAP)",
+                     f"{', '.join(self.results)} (top-1 accuracy)", "-"))
+        return rows
+
+
+def downstream_transfer(zoo: ChapterZoo, datasets: list[str], size: int | None, seed: int,
+                        n_bootstrap: int, device: str, cache: str | Path | None = None,
+                        level: float = LEVEL) -> Transfer:
+    """Embed each downstream set with every neural member and run its linear evaluations.
+
+    Args:
+        zoo: The chapter's zoo (a mini-zoo store with checkpoints).
+        datasets: Downstream set names (:data:`norep.datasets.downstream.LOADERS`).
+        size: At most this many examples per set, a seeded class-stratified sample
+            (None: all).
+        seed: Seed of the sample, the parts and the bootstrap.
+        n_bootstrap: Bootstrap resamples of the gain's interval.
+        device: Torch device of the probes ("auto", "cpu", "cuda", ...).
+        cache: Folder of the embedding cache (default ``<norep cache>/downstream``).
+        level: Coverage of the intervals.
+
+    Returns:
+        The results; on a store without networks (an ImageNet or imported store) or with
+        fewer than two, ``problem`` says why and nothing is evaluated.
+    """
+    roster = zoo.roster
+    members = [roster.base, *roster.partners]
+    models, without = embedded_models(zoo.store, members)
+    upstream = read_outcomes(zoo.store, "test", models).accuracy if models else np.zeros(0)
+    transfer = Transfer(zoo, models, without, upstream, n_bootstrap=n_bootstrap)
+    try:
+        check_mini_zoo(zoo.store)
+        if len(models) < 2:
+            raise NorepError(f"{len(models)} member(s) with a saved network; pairs need two")
+    except NorepError as error:
+        return Transfer(zoo, models, without, upstream, problem=str(error), n_bootstrap=n_bootstrap)
+    device = resolve_device(device)
+    for name in datasets:
+        data = load_downstream(name)
+        if size is not None and size < len(data.labels):
+            data = data.sample(size, seed)
+        parts = downstream_splits(data.labels, seed)
+        embeddings = downstream_embeddings(zoo.store, models, data, cache)
+        evaluation = linear_evaluation([embeddings[m] for m in models], data.labels, parts,
+                                       device=device)
+        transfer.results[name] = SetResult(
+            data.source, {p: len(v) for p, v in parts.items()}, evaluation,
+            best_single_vs_pair(evaluation, n_bootstrap, seed, level))
+    return transfer

@@ -1,0 +1,132 @@
+"""The chapter "Downstream transfer" (Fig 7), its helpers and its figure functions.
+
+The chapter runs once per module with papermill (through ``norep.book.run_chapter`` and
+the CI profile) on a tiny Fashion-MNIST-shaped store whose checkpoints are random
+networks (three with a network, one scikit-learn member without), on a 200-digit
+sample, with the embedding cache in a temporary folder. Its printed numbers are checked
+against the store and against a probe assembled here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from notebook_checks import assert_no_error_or_stderr, output_text, outputs
+from test_downstream import tiny_mini_zoo
+
+from norep.analysis.probes import select_probe
+from norep.analysis.transfer import PROBE_GRID
+from norep.book import build as book
+from norep.book.chapter import open_zoo
+from norep.book.chapters.downstream import downstream_transfer
+from norep.book.plots.downstream import pair_accuracy_heatmaps, upstream_vs_downstream
+from norep.datasets.downstream import downstream_splits, load_sklearn_digits
+from norep.producers.learners import network_outputs
+from norep.producers.train import load_network
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = 200
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return tiny_mini_zoo(tmp_path_factory.mktemp("downstream") / "store")
+
+
+@pytest.fixture(scope="module")
+def executed(store, tmp_path_factory):
+    """The chapter executed on the tiny store, its embedding cache in a temporary folder."""
+    output = tmp_path_factory.mktemp("executed") / "downstream.ipynb"
+    with pytest.MonkeyPatch.context() as patch, contextlib.chdir(ROOT):
+        patch.setenv("NOREP_CACHE", str(tmp_path_factory.mktemp("cache")))
+        path = book.run_chapter("downstream", output, profile="ci", parameters=[
+            ["store", str(store.path)], ["base", "base"], ["band", "0.5"], ["n_bootstrap", "50"],
+            ["downstream", "[sklearn-digits]"], ["downstream_size", str(SIZE)]])
+        cached = sorted(Path(os.environ["NOREP_CACHE"]).glob("downstream/*/*.npy"))
+    return nbformat.read(path, as_version=4), cached
+
+
+def test_parameters_cell():
+    parameters = book.notebook_parameters(ROOT / "book" / "chapters" / "downstream.py")
+    assert parameters == {"store": "runs/fashion_mnist", "base": "cnn-seed0", "band": 0.01, "seed": 0,
+                          "n_bootstrap": 1000, "device": "auto",
+                          "downstream": ["mnist-5k", "sklearn-digits"], "downstream_size": None}
+
+
+def test_chapter_cells_are_short_and_narrow():
+    notebook = book.read_notebook(ROOT / "book" / "chapters" / "downstream.py")
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert max(len(cell.source.splitlines()) for cell in code) <= 15
+    assert max(len(line) for cell in notebook.cells for line in cell.source.splitlines()) <= 88
+    assert "hide-input" in code[1].metadata.get("tags", [])
+    assert "paper_vs_book(" in code[-1].source
+
+
+@pytest.mark.notebooks
+def test_chapter_runs_without_errors_or_stderr(executed):
+    notebook, cached = executed
+    assert_no_error_or_stderr(notebook)
+    assert len(cached) == 3  # one embedding file per network, none for the forest
+    figures = [o for o in outputs(notebook) if "image/png" in o.get("data", {})]
+    assert len(figures) == 2
+    text = output_text(notebook)
+    assert "listed only: forest" in text and "3 (3 pairs)" in text and "reproduces?" in text
+
+
+def singles_table(notebook) -> str:
+    """The text of the single-models table (the first output with an upstream column)."""
+    return next(o["data"]["text/plain"] for o in outputs(notebook)
+                if "upstream test accuracy" in o.get("data", {}).get("text/plain", ""))
+
+
+@pytest.mark.notebooks
+def test_printed_accuracies_match_an_independent_computation(executed, store):
+    table = singles_table(executed[0])
+    labels = store.labels("test")
+    # group, in the band, upstream (%), sklearn-digits (%), its rank; pandas may wrap the table
+    row = [t for line in table.splitlines() if line.startswith("reinit ") for t in line.split()[1:]]
+    upstream = 100 * np.mean(np.asarray(store.logits("reinit", "test")).argmax(1) == labels)
+    assert row[2] == f"{upstream:.1f}"
+    data = load_sklearn_digits().sample(SIZE, seed=0)
+    parts = downstream_splits(data.labels, 0)
+    x = network_outputs(load_network(store, "reinit"), data.images)[1]
+    probe, _ = select_probe(x[parts["train"]], data.labels[parts["train"]], x[parts["held_out"]],
+                            data.labels[parts["held_out"]], PROBE_GRID, 10)
+    accuracy = 100 * np.mean(probe.predict(x[parts["test"]]) == data.labels[parts["test"]])
+    assert row[3] == f"{accuracy:.1f}"
+
+
+def test_imagenet_store_is_explained_not_evaluated(tmp_path):
+    from norep.store import Store
+
+    examples = pd.DataFrame({"example_id": ["a", "b"], "label": [0, 1], "split": "test"})
+    store = Store.create(tmp_path / "imagenet", dataset="imagenet-1k", classes=["x", "y"],
+                         examples=examples, fingerprint="f")
+    for model_id in ("base", "other"):
+        store.add_model(model_id, {"display_name": model_id, "architecture": "resnet50",
+                                   "objective": "cross-entropy", "training_data": "imagenet-1k",
+                                   "seed": 0, "hyperparameters": {}},
+                        {"logits": np.eye(2, dtype=np.float32)})
+    result = downstream_transfer(open_zoo(str(store.path), "base", 0.5), ["sklearn-digits"], 50, 0,
+                                 10, "cpu")
+    assert result.results == {} and result.figure() is None and result.summary() is None
+    assert "only for fashion-mnist mini-zoo stores" in result.members().data
+    assert "not measured" in result.claims()[0][2]
+
+
+def test_figure_functions():
+    matrix = pd.DataFrame([[90.0, 92.0], [92.0, 89.0]], ["a", "b"], ["a", "b"])
+    fig = pair_accuracy_heatmaps({"one": matrix, "two": matrix}, "t")
+    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "one"  # two heatmaps, two bars
+    table = pd.DataFrame({"set": "one", "model": ["a", "b"], "group": ["Base", "Reinit"],
+                          "upstream": [88.0, 87.0], "downstream": [90.0, 91.0]})
+    fig = upstream_vs_downstream(table, "t")
+    assert fig.axes[0].texts[0].get_text() == "a"  # the best upstream model is labelled
+    plt.close("all")

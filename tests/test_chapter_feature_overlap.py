@@ -1,0 +1,121 @@
+"""The chapter "Feature overlap" (Fig 6) on a synthetic store with probe-split embeddings.
+
+The store has the three splits the chapter reads (calibration, probe, test), one partner
+per category with informative embeddings, and one model without embeddings (as the
+mini zoo's scikit-learn models). The chapter runs once per module with papermill; the
+tests check its printed numbers against probes and similarities computed here. A second
+store is ImageNet-shaped (1,000 classes, 512-d embeddings) at a small size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from notebook_checks import assert_no_error_or_stderr, output_text
+
+from norep.analysis.probes import select_probe
+from norep.book import build as book
+from norep.book.chapter import open_zoo
+from norep.book.chapters import feature_overlap as chapter
+from norep.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = [  # model_id, architecture, objective, training_data, seed, has embeddings
+    ("base", "cnn", "cross-entropy", "train-A", 0, True),
+    ("reinit", "cnn", "cross-entropy", "train-A", 1, True),
+    ("arch", "mlp", "cross-entropy", "train-A", 0, True),
+    ("dataset", "cnn", "cross-entropy", "train-B", 0, True),
+    ("forest", "random-forest", "gini", "train-A", 0, False),
+]
+
+
+def make_store(path: Path, n_classes: int = 4, dim: int = 12, sizes=(200, 400, 300), seed: int = 0,
+               models=tuple(MODELS)) -> Store:
+    """Class signal in a shared and a model-specific part of every embedding, plus noise."""
+    rng = np.random.default_rng(seed)
+    splits = ["calibration"] * sizes[0] + ["probe"] * sizes[1] + ["test"] * sizes[2]
+    labels = rng.integers(0, n_classes, len(splits))
+    examples = pd.DataFrame({"example_id": [f"ex-{i}" for i in range(len(splits))],
+                             "label": labels, "split": splits})
+    store = Store.create(path, dataset="synthetic", classes=[f"c{c}" for c in range(n_classes)],
+                         examples=examples, fingerprint=f"features-{seed}")
+    shared = rng.normal(size=(n_classes, dim))[labels]
+    for model_id, architecture, objective, data, model_seed, embedded in models:
+        own = rng.normal(size=(n_classes, dim))[labels]
+        embeddings = 0.6 * shared + 0.6 * own + rng.normal(size=(len(labels), dim))
+        logits = embeddings @ rng.normal(size=(dim, n_classes)) * 0.1
+        logits[np.arange(len(labels)), labels] += 1.5
+        arrays = {"logits": logits.astype(np.float32)}
+        if embedded:
+            arrays["embeddings"] = embeddings.astype(np.float32)
+        store.add_model(model_id, {"display_name": model_id, "architecture": architecture,
+                                   "objective": objective, "training_data": data, "seed": model_seed,
+                                   "hyperparameters": {"lr": 0.003}}, arrays)
+    return store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return make_store(tmp_path_factory.mktemp("feature_overlap") / "store")
+
+
+@pytest.fixture(scope="module")
+def executed(store, tmp_path_factory):
+    output = tmp_path_factory.mktemp("executed") / "feature_overlap.ipynb"
+    with contextlib.chdir(ROOT):
+        path = book.run_chapter("feature_overlap", output, profile="ci", parameters=[
+            ["store", str(store.path)], ["base", "base"], ["band", "0.5"], ["n_draws", "2"],
+            ["n_bootstrap", "50"], ["device", "cpu"]])
+    return nbformat.read(path, as_version=4)
+
+
+def test_parameters_and_cells():
+    parameters = book.notebook_parameters(ROOT / "book" / "chapters" / "feature_overlap.py")
+    assert parameters == {"store": "runs/fashion_mnist", "base": "cnn-seed0", "band": 0.01, "seed": 0,
+                          "n_draws": 3, "n_bootstrap": 1000, "device": "auto"}
+    notebook = book.read_notebook(ROOT / "book" / "chapters" / "feature_overlap.py")
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert max(len(cell.source.splitlines()) for cell in code) <= 15
+    assert max(len(line) for cell in notebook.cells for line in cell.source.splitlines()) <= 88
+    assert "hide-input" in code[1].metadata.get("tags", [])
+
+
+@pytest.mark.notebooks
+def test_chapter_prints_the_base_probe_and_similarities_computed_here(executed, store):
+    assert_no_error_or_stderr(executed)
+    text = output_text(executed)
+    assert "Without embeddings, left out: forest" in text
+    # The base's probe, computed independently with the same held-out rows and grid.
+    labels = store.labels("probe")
+    order = np.random.default_rng(0).permutation(len(labels))
+    held, train = np.sort(order[:80]), np.sort(order[80:])
+    x = np.asarray(store.array("base", "embeddings", "probe"))
+    probe, _ = select_probe(x[train], labels[train], x[held], labels[held], chapter.GRID, 4)
+    accuracy = probe.accuracy(np.asarray(store.array("base", "embeddings", "test")), store.labels("test"))
+    assert f"L2 strength {probe.l2:g}, test accuracy {100 * accuracy:.2f}%" in text
+    # Linear CKA of the base with the Reinit partner, from its formula.
+    a, b = (np.asarray(store.array(m, "embeddings", "test"), np.float64) for m in ("base", "reinit"))
+    a, b = a - a.mean(0), b - b.mean(0)
+    cka = np.linalg.norm(b.T @ a) ** 2 / (np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b))
+    assert f"{cka:.3f}" in text
+    assert "mixes beat either model" in text and "similarity predicts ensemble gain" in text
+
+
+def test_sections_on_an_imagenet_shaped_store(tmp_path):
+    models = [m for m in MODELS if m[0] in ("base", "dataset", "forest")]
+    store = make_store(tmp_path / "imagenet", n_classes=1000, dim=512, sizes=(300, 1000, 300),
+                       models=models)
+    zoo = open_zoo(str(store.path), "base", 0.5)
+    embeddings = chapter.read_probe_data(zoo, seed=0, device="cpu")
+    assert embeddings.labels.n_classes == 1000 and embeddings.data["base"].dim == 512
+    assert embeddings.partners == ["dataset"] and embeddings.without == ["forest"]
+    mixes = chapter.mix_embeddings(embeddings, n_draws=1, n_bootstrap=20, seed=0)
+    assert len(mixes.probes) == 5 and set(mixes.probes["n_base"] + mixes.probes["n_other"]) == {512}
+    assert mixes.table["gain"].notna().all()
+    similarity = chapter.feature_similarity(embeddings, seed=0)
+    assert similarity.table.loc["dataset", "linear_cka"] > 0
