@@ -9,16 +9,19 @@ against the store and against a probe assembled here.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from notebook_checks import assert_no_error_or_stderr, output_text, outputs
+from notebook_checks import (
+    assert_no_error_or_stderr,
+    execute_chapter,
+    output_text,
+    outputs,
+)
 from test_downstream import tiny_mini_zoo
 
 from norep.analysis.probes import select_probe
@@ -44,13 +47,12 @@ def store(tmp_path_factory):
 def executed(store, tmp_path_factory):
     """The chapter executed on the tiny store, its embedding cache in a temporary folder."""
     output = tmp_path_factory.mktemp("executed") / "downstream.ipynb"
-    with pytest.MonkeyPatch.context() as patch, contextlib.chdir(ROOT):
+    with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NOREP_CACHE", str(tmp_path_factory.mktemp("cache")))
-        path = book.run_chapter("downstream", output, profile="ci", parameters=[
-            ["store", str(store.path)], ["base", "base"], ["band", "0.5"], ["n_bootstrap", "50"],
-            ["downstream", "[sklearn-digits]"], ["downstream_size", str(SIZE)]])
+        notebook = execute_chapter("downstream", output, store=store.path, base="base", band=0.5,
+                                   n_bootstrap=50, downstream="[sklearn-digits]", downstream_size=SIZE)
         cached = sorted(Path(os.environ["NOREP_CACHE"]).glob("downstream/*/*.npy"))
-    return nbformat.read(path, as_version=4), cached
+    return notebook, cached
 
 
 def test_parameters_cell():

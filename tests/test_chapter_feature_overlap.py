@@ -9,14 +9,12 @@ store is ImageNet-shaped (1,000 classes, 512-d embeddings) at a small size.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from notebook_checks import assert_no_error_or_stderr, output_text
+from notebook_checks import assert_no_error_or_stderr, execute_chapter, output_text
 
 from norep.analysis.probes import select_probe
 from norep.book import build as book
@@ -67,11 +65,8 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def executed(store, tmp_path_factory):
     output = tmp_path_factory.mktemp("executed") / "feature_overlap.ipynb"
-    with contextlib.chdir(ROOT):
-        path = book.run_chapter("feature_overlap", output, profile="ci", parameters=[
-            ["store", str(store.path)], ["base", "base"], ["band", "0.5"], ["n_draws", "2"],
-            ["n_bootstrap", "50"], ["device", "cpu"]])
-    return nbformat.read(path, as_version=4)
+    return execute_chapter("feature_overlap", output, store=store.path, base="base", band=0.5, n_draws=2,
+                           n_bootstrap=50, device="cpu")
 
 
 def test_parameters_and_cells():
