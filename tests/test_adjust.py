@@ -1,4 +1,5 @@
-"""Accuracy band and accuracy-adjusted diversity against least squares on the pair matrices."""
+"""Accuracy band, accuracy-adjusted diversity, its leave-one-model-out refits and extrapolation flags,
+against least squares on the pair matrices."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import itertools
 
 import numpy as np
 import pytest
+from test_chapter_error_inconsistency import synthetic_zoo  # the mini zoo's columns, three accuracy controls
 
-from norep.analysis.adjust import accuracy_adjusted
+from norep.analysis.adjust import accuracy_adjusted, extrapolated, leave_one_model_out
 from norep.analysis.pairs import pair_metrics
+from norep.book.chapter import open_zoo
+from norep.book.chapters.error_inconsistency import METRICS, adjust_for_accuracy, base_pairs, reference_models
 from norep.book.views import adjusted_diversity, band_models
 from norep.errors import NorepError
 from norep.store import read_outcomes
@@ -52,6 +56,58 @@ def test_adjustment_equals_least_squares_on_the_pair_matrices(metric):
     assert np.all(result["low"] <= result["adjusted"]) and np.all(result["adjusted"] <= result["high"])
 
 
+@pytest.mark.parametrize("metric", ["kappa", "error_inconsistency"])
+def test_leave_one_model_out_equals_a_naive_loop_of_refits(metric):
+    correct = zoo(seed=3)
+    models = [0, 2, 5, 7, 9, 11]
+    reference = np.array(list(itertools.combinations(models, 2)))
+    pairs = np.array([(0, 1), (4, 8), (3, 10)])
+    out = leave_one_model_out(correct, pairs, reference, metric)
+    matrices = pair_metrics(correct)
+    accuracy = matrices["accuracy"]
+
+    def design(p):
+        acc_a, acc_b = accuracy[p[:, 0], p[:, 1]], accuracy[p[:, 1], p[:, 0]]
+        return np.column_stack([np.ones(len(p)), (acc_a + acc_b) / 2, np.abs(acc_a - acc_b)])
+
+    assert out["models"].tolist() == models
+    for k, left_out in enumerate(models):
+        kept = np.array([p for p in reference if left_out not in p])
+        coefficients, *_ = np.linalg.lstsq(design(kept), matrices[metric][kept[:, 0], kept[:, 1]], rcond=None)
+        np.testing.assert_allclose(out["coefficients"][k], coefficients, rtol=1e-8)
+        residual = matrices[metric][pairs[:, 0], pairs[:, 1]] - design(pairs) @ coefficients
+        np.testing.assert_allclose(out["adjusted"][k], residual, atol=1e-10)
+
+
+def test_leave_one_model_out_without_enough_pairs_gives_nan():
+    correct = zoo(seed=4)
+    reference = np.array([(0, 1), (0, 2), (1, 2), (0, 3)])  # without model 0 only (1, 2) is left
+    out = leave_one_model_out(correct, [(4, 5)], reference, "error_inconsistency")
+    assert out["models"].tolist() == [0, 1, 2, 3]
+    assert np.isnan(out["coefficients"][0]).all() and np.isnan(out["adjusted"][0]).all()
+    assert np.isfinite(out["coefficients"][3]).all()  # without 3: (0, 1), (0, 2), (1, 2)
+
+
+def test_extrapolated_by_hand():
+    reference = np.array([0.80, 0.86, 0.88, 0.84])  # the reference models span 0.80 to 0.88
+    accuracy_a = np.array([0.88, 0.88, 0.88, 0.88, 0.80])
+    accuracy_b = np.array([0.80, 0.79, 0.885, 0.84, 0.80])
+    assert extrapolated(accuracy_a, accuracy_b, reference).tolist() == [False, True, True, False, False]
+
+
+def test_adjustment_flags_pairs_outside_the_reference_accuracies():
+    correct = zoo(seed=5)  # skill rises with the model index, and so does accuracy
+    accuracy = correct.mean(axis=1)
+    reference = np.array(list(itertools.combinations(range(3, 9), 2)))
+    pairs = np.array([(4, 6), (4, 11), (0, 5), (3, 8)])
+    result = accuracy_adjusted(correct, pairs, reference, "error_inconsistency", n_boot=20)
+    inside = [(accuracy[3:9].min() <= accuracy[a] <= accuracy[3:9].max())
+              and (accuracy[3:9].min() <= accuracy[b] <= accuracy[3:9].max()) for a, b in pairs]
+    assert result["extrapolated"].tolist() == [not i for i in inside] == [False, True, True, False]
+    np.testing.assert_allclose(np.nanquantile(result["samples"], [0.025, 0.975], axis=0),
+                               [result["low"], result["high"]])
+
+
 def test_residuals_of_the_reference_pairs_average_zero():
     correct = zoo(seed=1)
     reference = np.array(list(itertools.combinations(range(12), 2)))
@@ -87,3 +143,41 @@ def test_store_wrapper_reports_named_pairs(synthetic_store):
     accuracy = read_outcomes(synthetic_store, "test").correct.mean(axis=1)
     np.testing.assert_allclose(table["acc_b"], accuracy[1:])
     np.testing.assert_allclose(table["adjusted"], table["error_inconsistency"] - table["expected"])
+
+
+def test_chapter_refits_and_flags_against_naive_least_squares(tmp_path):
+    zoo = open_zoo(str(synthetic_zoo(tmp_path / "zoo").path), "base", 0.05)
+    adjusted = adjust_for_accuracy(base_pairs(zoo, 20, 0), 20, 0)
+    models, _ = reference_models(zoo.roster)
+    partners = zoo.roster.partners
+    order = ["base", *partners, *[m for m in models if m not in partners and m != "base"]]
+    outcomes = read_outcomes(zoo.store, "test", order)
+    matrices = pair_metrics(outcomes.correct, None, outcomes.valid)
+    accuracy = matrices["accuracy"]
+    at = {m: k for k, m in enumerate(order)}
+
+    def design(p):
+        acc_a, acc_b = accuracy[p[:, 0], p[:, 1]], accuracy[p[:, 1], p[:, 0]]
+        return np.column_stack([np.ones(len(p)), (acc_a + acc_b) / 2, np.abs(acc_a - acc_b)])
+
+    targets = np.array([(0, at[m]) for m in partners])
+    categories = zoo.roster.table.loc[partners, "category"].to_numpy()
+    for metric in METRICS:
+        refits = adjusted.refits[metric]
+        assert list(refits.index) == sorted(models, key=lambda m: at[m])
+        for left_out in models:
+            kept = np.array([(at[a], at[b]) for a, b in itertools.combinations(models, 2) if left_out not in (a, b)])
+            coefficients, *_ = np.linalg.lstsq(design(kept), matrices[metric][kept[:, 0], kept[:, 1]], rcond=None)
+            np.testing.assert_allclose(refits.loc[left_out, ["b0", "b1", "b2"]].to_numpy(float), coefficients,
+                                       rtol=1e-8)
+            residual = matrices[metric][targets[:, 0], targets[:, 1]] - design(targets) @ coefficients
+            for category in set(categories):
+                assert refits.loc[left_out, category] == pytest.approx(residual[categories == category].mean())
+        shown = adjusted.stability(metric)
+        b1 = refits["b1"].to_numpy(float)
+        assert shown.loc["range without one model", "b1"] == f"{b1.min():+.4f} to {b1.max():+.4f}"
+    reference = outcomes.accuracy[[at[m] for m in models]]
+    partner_accuracy = outcomes.accuracy[targets[:, 1]]
+    outside = (partner_accuracy < reference.min()) | (partner_accuracy > reference.max())
+    assert adjusted.table["extrapolated"].tolist() == outside.tolist()
+    assert adjusted.reference_range == pytest.approx((reference.min(), reference.max()))

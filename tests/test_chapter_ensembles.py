@@ -27,10 +27,13 @@ from scipy.special import log_softmax
 from test_chapter_error_inconsistency import CONTROLS, pair_table, synthetic_zoo
 
 from norep.analysis.bootstrap import resample_weights
+from norep.analysis.ensembles import ensemble_predictions
 from norep.book import build as book
 from norep.book.chapter import open_zoo
 from norep.book.chapters import ensembles as chapter
 from norep.book.plots import ensembles as plots_ensembles
+from norep.store import read_scores
+from norep.zoo import Methodology, divergence_category
 from norep.zoo.roster import BASE_LABEL, CONTROL_LABEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +91,10 @@ def test_chapter_states_its_choices_and_leaves_out_top1(executed):
     source = "".join(cell.source for cell in executed.cells)
     assert "temperature-scaled softmax" in source and "calibration" in source
     assert "left out: top-1 only" in text
-    assert "agrees with the example-by-example one on the base pairs: yes" in text
+    assert "agrees with the example-by-example one on the base pairs and on every pair of members: yes" in text
+    assert "the identity is exact" in text and "Every Reinit model as the base" in source
+    assert "showcased (chosen on the calibration split)" in text
+    assert "p-value" not in text  # no p-values over pairs that share models
     assert "reproduces?" in text and "Paper vs this book" in source
 
 
@@ -117,11 +123,19 @@ def test_ensemble_gains_against_a_naive_loop():
     full, boot = chapter.ensemble_gains(right, ensemble_right, n_bootstrap=7, seed=3)
     for k in range(3):
         one = right[0] != right[k + 1]
+        both_wrong, both_right = ~right[0] & ~right[k + 1], right[0] & right[k + 1]
         assert np.isclose(full["ensemble_accuracy"][k], ensemble_right[k].mean())
         assert np.isclose(full["improvement"][k],
                           ensemble_right[k].mean() - (right[0].mean() + right[k + 1].mean()) / 2)
+        assert np.isclose(full["over_better"][k],
+                          ensemble_right[k].mean() - max(right[0].mean(), right[k + 1].mean()))
         assert np.isclose(full["conversion_rate"][k], ensemble_right[k][one].mean())
         assert np.isclose(full["error_inconsistency"][k], one.mean())
+        assert np.isclose(full["rescues"][k], np.mean(ensemble_right[k] & both_wrong))
+        assert np.isclose(full["losses"][k], np.mean(~ensemble_right[k] & both_right))
+        assert np.isclose(full["disagreement_term"][k], one.mean() * (ensemble_right[k][one].mean() - 0.5))
+    # the identity holds on every resample too
+    assert np.allclose(boot["disagreement_term"] + boot["rescues"] - boot["losses"], boot["improvement"])
     # the bootstrap: the same statistics on the resampled examples, resample by resample
     weights = np.concatenate([w for _, w in resample_weights(50, 7, 3)])
     for b, w in enumerate(weights):
@@ -183,14 +197,133 @@ def test_temperature_scaling_counts_every_pair(pairs):
     assert empty.figure() is None and empty.means() is None and "no calibration split" in empty.text().data
 
 
-def test_headline_compares_the_most_divergent_category_with_reinit(pairs):
+def test_headline_showcases_a_pair_chosen_on_calibration(pairs, store):
     claim, _, book_text, verdict = chapter.headline(pairs)
-    assert claim.endswith("(Dataset)")
+    assert "(Dataset)" in claim
+    # the showcased partner: the best calibration ensemble of the base with a Dataset partner
+    t = pairs.temperatures
+    calibration = store.labels("calibration")
+
+    def scaled(m):
+        return np.exp(log_softmax(np.asarray(store.logits(m, "calibration"), np.float64) / t[m], axis=1))
+
+    dataset = [m for m in pairs.table.index if pairs.table.loc[m, "category"] == "Dataset"]
+    best = max(dataset, key=lambda m: np.mean((scaled("base") + scaled(m)).argmax(axis=1) == calibration))
+    assert "showcased (chosen on the calibration split): base " in book_text and f" + {best} " in book_text
     table = pairs.table
     over_better = table["ensemble_accuracy"] - np.maximum(pairs.base_accuracy, table["accuracy"])
-    dataset_gain, reinit_gain = over_better[["dataset"]].mean(), over_better["reinit"]
-    assert f"mean over Dataset pairs {100 * dataset_gain:+.1f}, over Reinit pairs {100 * reinit_gain:+.1f}" in book_text
-    assert verdict == ("yes" if dataset_gain > reinit_gain and over_better["dataset"] > 0 else "no")
+    difference = over_better[table["category"] == "Dataset"].mean() - over_better[table["category"] == "Reinit"].mean()
+    assert f"Dataset − Reinit: {100 * difference:+.1f} [" in book_text
+    low, high = (float(x) for x in book_text.split("Dataset − Reinit: ")[1].split("[")[1].split("]")[0].split(", "))
+    assert verdict == ("yes" if low > 0 else "no" if high < 0 else "cannot tell at this size")
+
+
+def test_partner_weights_redraw_partners_within_their_category():
+    categories = np.array(["Reinit", "Reinit", "Reinit", "Dataset", "Dataset", "Architecture"])
+    keep = np.array([True, True, True, True, True, False])
+    weights = chapter.partner_weights(categories, keep, 400, seed=1)
+    assert weights.shape == (400, 6)
+    assert (weights[:, :3].sum(axis=1) == 3).all() and (weights[:, 3:5].sum(axis=1) == 2).all()
+    assert (weights[:, 5] == 1).all()  # not averaged: never redrawn
+    assert np.allclose(weights[:, :5].mean(axis=0), 1, atol=0.15)  # each partner drawn once on average
+    assert (weights[:, 0] == 0).any() and (weights[:, 0] == 3).any()
+    np.testing.assert_array_equal(weights, chapter.partner_weights(categories, keep, 400, seed=1))
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory):
+    """The synthetic zoo plus Reinit and Dataset partners of very different strength."""
+    store = synthetic_zoo(tmp_path_factory.mktemp("crowded") / "store")
+    rng = np.random.default_rng(4)
+    labels = store.labels()
+    for k, (data, skill) in enumerate([("train-A", 0.2), ("train-A", 3.0), ("train-B", 0.4), ("train-B", 2.5)]):
+        logits = rng.normal(size=(len(labels), len(store.classes)))
+        logits[np.arange(len(labels)), labels] += skill
+        meta = {**store.meta("base"), "display_name": f"extra-{k}", "seed": 10 + k, "training_data": data,
+                "category": "Reinit" if data == "train-A" else "Dataset"}
+        store.add_model(f"extra-{k}", meta, {"logits": (2 * logits).astype(np.float32)})
+    return chapter.base_ensembles(chapter.ensemble_members(open_zoo(str(store.path), "base", 0.05)), 200, 3)
+
+
+def test_category_means_have_crossed_intervals(crowded):
+    """The crossed draws are the partner-weighted means of the pairs' example resamples."""
+    members, table = crowded.members, crowded.table
+    scores = read_scores(members.zoo.store, members.order, "test", crowded.temperatures)
+    labels = members.zoo.store.labels("test")
+    ensemble_right = np.stack([ensemble_predictions(scores[[0, k]]) == labels for k in range(1, len(members.order))])
+    _, boot = chapter.ensemble_gains(crowded.right, ensemble_right, 200, 3)
+    weights = chapter.partner_weights(table["category"].to_numpy(), crowded.is_partner, 200, 3)
+    summary, draws = crowded.summaries["all partners"]
+    for category in ("Reinit", "Dataset"):
+        columns = np.flatnonzero((table["category"] == category).to_numpy())
+        assert len(columns) == 3
+        naive = [np.average(boot["conversion_rate"][b, columns], weights=weights[b, columns]) for b in range(200)]
+        np.testing.assert_allclose(draws["conversion_rate"][category], naive)
+        # partners this different: the crossed interval is wider than the example-only one
+        example_only = np.quantile(boot["conversion_rate"][:, columns].mean(axis=1), [0.025, 0.975])
+        crossed = summary.loc[category, ["conversion_rate_low", "conversion_rate_high"]].to_numpy(float)
+        assert crossed[1] - crossed[0] > example_only[1] - example_only[0]
+
+
+def test_decomposition_of_every_pair_matches_dense_ensembles(pairs, store):
+    shown = pairs.decomposition()
+    terms = chapter.TERMS
+    rebuilt = shown[terms["disagreement_term"]] + shown[terms["rescues"]] - shown[terms["losses"]]
+    assert np.allclose(rebuilt, shown[terms["improvement"]], atol=0.011)  # rounded to 0.01 points
+    t, labels = pairs.temperatures, store.labels("test")
+    row = pairs.terms[pairs.terms["pair"] == "reinit + dataset"].iloc[0]
+    a, b = (probabilities(store, m, t[m]) for m in ("reinit", "dataset"))
+    right_a, right_b = a.argmax(axis=1) == labels, b.argmax(axis=1) == labels
+    ensemble = (a + b).argmax(axis=1) == labels
+    assert row["rescues"] == pytest.approx(np.mean(ensemble & ~right_a & ~right_b), abs=2 / len(labels))
+    assert row["losses"] == pytest.approx(np.mean(~ensemble & right_a & right_b), abs=2 / len(labels))
+    assert row["improvement"] == pytest.approx(row["disagreement_term"] + row["rescues"] - row["losses"])
+    assert "the identity is exact" in pairs.identity().data
+
+
+def test_fits_give_no_p_values_and_the_identity_verdict(pairs):
+    fits = chapter.improvement_fits(pairs)
+    table = fits.table()
+    assert "p-value" not in table.columns
+    every = chapter.member_pairs(pairs)
+    assert table.loc["every pair of members: all pairs", "mean conversion rate − ½"] == round(
+        np.nanmean(every["conversion_rate"]) - 0.5, 3)
+    fit = fits.fits["every pair of members"]["all pairs"]
+    assert chapter.identity_verdict(fit).startswith("yes, by construction" if fit.slope > 0 else "no")
+    assert chapter.identity_verdict(None).startswith("cannot tell")
+
+
+def test_steps_compare_adjacent_categories(pairs):
+    steps = pairs.steps("conversion_rate")
+    assert list(steps.index) == ["Hyper-parameters − Reinit", "Architecture − Hyper-parameters",
+                                 "Framework − Architecture", "Dataset − Framework", "Dataset − Reinit"]
+    assert set(steps["verdict"]) <= {"yes", "no", "cannot tell at this size"}
+    assert steps["difference [crossed interval]; power"].str.contains("detectable at 80% power").all()
+
+
+def test_every_base_uses_each_reinit_model_as_the_base(pairs, store):
+    bases = chapter.every_base(pairs, 30, 0)
+    assert list(bases.summaries) == ["base", "reinit"]  # display names of the base and its Reinit partner
+    summary, draws = bases.summaries["reinit"]
+    # seen from reinit: the base is its Reinit partner; the others keep their categories
+    method = {m: Methodology.from_meta(store.meta(m)) for m in ("base", "reinit", "hyper", "arch", "dataset")}
+    assert divergence_category(method["reinit"], method["base"]) == "Reinit"
+    assert summary.loc["Dataset", "ensemble_accuracy_n"] == 1
+    t, labels = pairs.temperatures, store.labels("test")
+    dataset_category = divergence_category(method["reinit"], method["dataset"])
+    for partner, category in (("base", "Reinit"), ("dataset", dataset_category)):
+        dense = probabilities(store, "reinit", t["reinit"]) + probabilities(store, partner, t[partner])
+        assert summary.loc[category, "ensemble_accuracy"] == pytest.approx(
+            np.mean(dense.argmax(axis=1) == labels), abs=2 / len(labels))
+    # the chapter's own base gives the chapter's category means
+    own, _ = bases.summaries["base"]
+    np.testing.assert_allclose(own["conversion_rate"], pairs.summaries["all partners"][0]["conversion_rate"])
+    spread = bases.spread().loc["conversion rate (%)"]
+    assert np.allclose(spread.loc["highest"] - spread.loc["lowest"],
+                       (spread.loc[["base", "reinit"]].max() - spread.loc[["base", "reinit"]].min()), atol=0.011)
+    assert "SD across bases" in spread.index
+    assert list(bases.shown().index.names) == ["base", "metric"]
+    assert [claim for claim, *_ in bases.claims()][0].endswith("with each of 2 bases")
 
 
 # -- the figure functions -----------------------------------------------------------------

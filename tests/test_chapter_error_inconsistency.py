@@ -26,6 +26,9 @@ from notebook_checks import (
     outputs,
 )
 
+from norep.analysis.bootstrap import model_weights
+from norep.analysis.power import detectable_difference
+from norep.analysis.verdicts import contrast_verdict
 from norep.book import build as book
 from norep.book.chapter import open_zoo
 from norep.book.chapters import error_inconsistency as chapter
@@ -112,7 +115,7 @@ def test_chapter_runs_without_errors_or_stderr(executed):
 @pytest.mark.notebooks
 def test_chapter_has_its_figures_and_verdicts(executed):
     figures = [output for output in outputs(executed) if "image/png" in output.get("data", {})]
-    assert len(figures) == 3  # Fig 1, adjusted for accuracy, all pairs
+    assert len(figures) == 4  # Fig 1, adjusted for accuracy, all pairs, methodology effects
     text = output_text(executed)
     assert "reproduces?" in text and "Paper vs this book" in "".join(c.source for c in executed.cells)
     assert "base stopped early" in text  # the accuracy controls are the yardstick
@@ -122,6 +125,12 @@ def test_chapter_has_its_figures_and_verdicts(executed):
     assert "partners in the band" in text
     # five models of the base's recipe (base, reinit, three controls): the recipe's pairs
     assert "Reference: pairs among the base, its Reinit partners and the accuracy controls (10 pairs)" in text
+    # Crossed intervals, power statements and the rule's words; every base; both views side by side.
+    assert "detectable at 80% power" in text and "no paper effect to compare" in text
+    assert "cannot tell at this size" in text
+    assert "Dataset − Reinit over 2 bases" in text  # the base and its one Reinit partner
+    assert "SD across bases" in text and "pairs with the base" in text and "all pairs of members" in text
+    assert "example-only" in "".join(c.source for c in executed.cells)
 
 
 @pytest.mark.notebooks
@@ -143,6 +152,18 @@ def test_chapter_numbers_match_the_store(executed, store):
              "Dataset": dataset}
     above = [c for c, v in means.items() if v > worst_control]
     assert f"categories above every control: {', '.join(above) or 'none'}" in text
+
+
+@pytest.mark.notebooks
+def test_glossary_shows_both_intervals_side_by_side(store, tmp_path):
+    """The glossary page computes the example-only and the crossed interval of one difference."""
+    executed = execute_chapter("book/appendix/glossary.py", tmp_path / "glossary.ipynb", store=store.path,
+                               base="base", band=0.05, n_bootstrap=50)
+    assert_no_error_or_stderr(executed)
+    text = output_text(executed)
+    expected = chapter.base_pairs(open_zoo(str(store.path), "base", 0.05), 50, 0).two_intervals()
+    for name, row in expected.iterrows():
+        assert name in text and row["95% interval"] in text
 
 
 # -- the chapter's helpers ----------------------------------------------------------------
@@ -221,13 +242,131 @@ def test_by_category_against_a_naive_loop():
 
 
 def test_all_pairs_matrices_against_naive_counts(zoo, store):
-    everything = chapter.all_pairs(zoo)
+    everything = chapter.all_pairs(zoo, 20, 0)
     assert everything.order[0] == "base" and everything.order[-len(CONTROLS):] == list(CONTROLS)
     right = {m: correctness(store, m) for m in everything.order}
     i, j = everything.order.index("arch"), everything.order.index("dataset")
     assert np.isclose(everything.matrices["error_inconsistency"][i, j], np.mean(right["arch"] != right["dataset"]))
     assert np.isnan(everything.matrices["kappa"][i, i])
     assert "control" not in " ".join(everything.table.index)  # controls are left out of the table
+
+
+def naive_crossed_means(values, samples, categories, strata, first, second, n_bootstrap, seed):
+    """Per category and sample, the pairs' mean weighted by the product of their models' draws, by loops."""
+    weights = model_weights(strata, n_bootstrap, seed)
+    means = {}
+    for category in dict.fromkeys(categories):
+        mine = [p for p, c in enumerate(categories) if c == category]
+        rows = []
+        for b in range(n_bootstrap):
+            w = [weights[b, first[p]] * weights[b, second[p]] for p in mine]
+            rows.append(sum(wp * samples[b, p] for wp, p in zip(w, mine)) / sum(w) if sum(w) else np.nan)
+        means[category] = np.array(rows)
+    return means
+
+
+def test_base_pairs_category_intervals_are_crossed(zoo):
+    pairs = chapter.base_pairs(zoo, n_bootstrap=40, seed=3)
+    table, partners = pairs.table, pairs.is_partner
+    strata = [None] + [c if partner else "Accuracy control" for c, partner in zip(table["category"], partners)]
+    categories = list(table["category"][partners])
+    samples = pairs.samples["error_inconsistency"][:, partners]
+    expected = naive_crossed_means(table["error_inconsistency"][partners].to_numpy(), samples, categories,
+                                   strata, pairs.pairs[partners, 0], pairs.pairs[partners, 1], 40, 3)
+    summary, draws = pairs.summaries["all partners"]
+    for category, naive in expected.items():
+        np.testing.assert_allclose(draws["error_inconsistency"][category], naive)
+    # Dataset has two partners: redrawing them moves its mean beyond the example resamples alone.
+    dataset = [m for m in table.index[partners] if table.loc[m, "category"] == "Dataset"]
+    assert len(dataset) == 2
+    example_only = pairs.samples["error_inconsistency"][:, [list(table.index).index(m) for m in dataset]].mean(axis=1)
+    assert not np.allclose(draws["error_inconsistency"]["Dataset"], example_only)
+    assert np.isclose(summary.loc["Dataset", "error_inconsistency_sd"],
+                      np.std(table.loc[dataset, "error_inconsistency"], ddof=1))
+
+
+def test_contrasts_apply_the_rule_to_every_step(zoo):
+    pairs = chapter.base_pairs(zoo, n_bootstrap=40, seed=0)
+    summary, draws = pairs.summaries["all partners"]
+    shown = pairs.contrasts()
+    present = list(summary.index)
+    labels = [f"{b} − {a}" for a, b in zip(present[:-1], present[1:])] + [f"{present[-1]} − {present[0]}"]
+    assert list(shown.loc["error inconsistency"].index) == labels
+    for metric, sign in (("error_inconsistency", 1), ("kappa", -1)):
+        for a, b in [*zip(present[:-1], present[1:]), (present[0], present[-1])]:
+            sd, n = summary[f"{metric}_sd"], summary[f"{metric}_n"]
+            expected = contrast_verdict(f"{b} − {a}", summary.loc[b, metric] - summary.loc[a, metric],
+                                        draws[metric][b] - draws[metric][a],
+                                        detectable_difference(sd[b], n[b], sd[a], n[a]), None, sign)
+            row = shown.loc[(chapter.METRICS[metric], f"{b} − {a}")]
+            assert row["verdict"] == expected.verdict
+            assert expected.text.endswith(row["difference [crossed interval]; power"])
+
+
+def test_two_intervals_side_by_side(zoo):
+    pairs = chapter.base_pairs(zoo, n_bootstrap=60, seed=0)
+    table = pairs.two_intervals()
+    assert len(table) == 2 and (table["difference"] == "Dataset − Reinit").all()
+    partners = pairs.table[pairs.is_partner]
+    columns = {c: [list(pairs.table.index).index(m) for m in partners.index[partners["category"] == c]]
+               for c in ("Reinit", "Dataset")}
+    samples = pairs.samples["error_inconsistency"]
+    naive = samples[:, columns["Dataset"]].mean(axis=1) - samples[:, columns["Reinit"]].mean(axis=1)
+    low, high = np.nanquantile(naive, [0.025, 0.975])
+    assert np.isclose(table["width"].iloc[0], round(high - low, 4))
+    _, draws = pairs.summaries["all partners"]
+    crossed = draws["error_inconsistency"]["Dataset"] - draws["error_inconsistency"]["Reinit"]
+    low, high = np.nanquantile(crossed, [0.025, 0.975])
+    assert np.isclose(table["width"].iloc[1], round(high - low, 4))
+
+
+def test_all_pairs_summaries_against_naive_means_and_model_counts(zoo):
+    everything = chapter.all_pairs(zoo, 30, 0)
+    roster, members = zoo.roster, [m for m in everything.order if zoo.roster.table.loc[m, "role"] == "member"]
+    matrix, order = everything.matrices["error_inconsistency"], everything.order
+    by_category = {}
+    for i, a in enumerate(members):
+        for b in members[i + 1:]:
+            by_category.setdefault(roster.pair_category(a, b), []).append((a, b))
+    summary, _ = everything.summaries["all pairs"]
+    for category, pairs in by_category.items():
+        values = [matrix[order.index(a), order.index(b)] for a, b in pairs]
+        assert np.isclose(summary.loc[category, "error_inconsistency"], np.mean(values))
+        assert everything.models["all pairs"][category] == len({m for pair in pairs for m in pair})
+    verdicts = everything.verdicts()
+    trend = everything.trend("all pairs", "error_inconsistency")
+    assert verdicts.loc[("all pairs", "error inconsistency"), "verdict"] == trend.verdict
+    sd = summary["error_inconsistency_sd"]
+    models = everything.models["all pairs"]
+    assert trend.contrast.detectable == pytest.approx(
+        detectable_difference(sd["Dataset"], models["Dataset"], sd["Reinit"], models["Reinit"]), nan_ok=True)
+    beside = chapter.base_and_all_pairs(chapter.base_pairs(zoo, 30, 0), everything)
+    assert list(beside.index) == ["Reinit", "Hyper-parameters", "Architecture", "Framework", "Dataset"]
+    n = summary.loc["Dataset", "error_inconsistency_n"]
+    assert beside.loc["Dataset", "error inconsistency: all pairs of members"].endswith(
+        f"(n={n} pairs of {models['Dataset']} models)")
+
+
+def test_every_base_recomputes_categories_and_pairs_for_each_base(zoo, store):
+    bases = chapter.every_base(zoo, 30, 0)
+    assert list(bases.summaries) == ["base", "reinit"]  # the base and its Reinit partner
+    right = {m: correctness(store, m) for m in store.model_ids}
+    first, _ = bases.summaries["base"]
+    pairs = chapter.base_pairs(zoo, 30, 0)
+    pd.testing.assert_series_equal(first["error_inconsistency"],
+                                   pairs.summaries["all partners"][0]["error_inconsistency"])
+    other, _ = bases.summaries["reinit"]
+    # From the Reinit partner, the first base is its Reinit partner; the other categories are unchanged here.
+    assert np.isclose(other.loc["Reinit", "error_inconsistency"], np.mean(right["reinit"] != right["base"]))
+    dataset = np.mean([np.mean(right["reinit"] != right[m]) for m in ("dataset", "top1-only")])
+    assert np.isclose(other.loc["Dataset", "error_inconsistency"], dataset)
+    spread = bases.spread()
+    assert list(spread.index) == ["base", "reinit", "lowest", "highest", "SD across bases"]
+    differences = [first.loc["Dataset", "error_inconsistency"] - first.loc["Reinit", "error_inconsistency"],
+                   dataset - other.loc["Reinit", "error_inconsistency"]]
+    np.testing.assert_allclose(spread["Dataset − Reinit"], [*differences, min(differences), max(differences),
+                                                           np.std(differences, ddof=1)], atol=5e-5)
+    assert list(bases.shown().index.get_level_values("base")) == ["base", "base", "reinit", "reinit"]
 
 
 # -- the figure functions -----------------------------------------------------------------

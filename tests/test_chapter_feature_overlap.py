@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 from notebook_checks import assert_no_error_or_stderr, execute_chapter, output_text
 
+from norep.analysis.bootstrap import model_weights
+from norep.analysis.power import detectable_difference
 from norep.analysis.probes import select_probe
 from norep.book import build as book
 from norep.book.chapter import open_zoo
@@ -26,8 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = [  # model_id, architecture, objective, training_data, seed, has embeddings
     ("base", "cnn", "cross-entropy", "train-A", 0, True),
     ("reinit", "cnn", "cross-entropy", "train-A", 1, True),
+    ("reinit-2", "cnn", "cross-entropy", "train-A", 2, True),
     ("arch", "mlp", "cross-entropy", "train-A", 0, True),
     ("dataset", "cnn", "cross-entropy", "train-B", 0, True),
+    ("dataset-2", "cnn", "cross-entropy", "train-B", 1, True),
     ("forest", "random-forest", "gini", "train-A", 0, False),
 ]
 
@@ -99,6 +103,59 @@ def test_chapter_prints_the_base_probe_and_similarities_computed_here(executed, 
     cka = np.linalg.norm(b.T @ a) ** 2 / (np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b))
     assert f"{cka:.3f}" in text
     assert "mixes beat either model" in text and "similarity predicts ensemble gain" in text
+    assert "detectable at 80% power" in text and "no paper effect to compare" in text
+    assert "paper's effect" in text  # Fig 6 right: the paper's effect, scaled to this base
+    assert "example-only" in text
+
+
+def test_partner_summary_against_naive_weighted_means():
+    rng = np.random.default_rng(0)
+    categories = np.array(["Reinit", "Reinit", "Architecture", "Dataset", "Dataset", "Dataset"], dtype=object)
+    values = rng.random(6)
+    samples = values + 0.01 * rng.normal(size=(25, 6))
+    values[4], samples[:, 4] = np.nan, np.nan  # a partner without a value is left out
+    summary, draws = chapter.partner_summary({"x": values}, {"x": samples}, categories, 25, 7)
+    weights = model_weights(list(categories), 25, 7)
+    for category in ("Reinit", "Dataset"):
+        mine = [p for p in range(6) if categories[p] == category and not np.isnan(values[p])]
+        naive = [sum(weights[b, p] * samples[b, p] for p in mine) / sum(weights[b, p] for p in mine)
+                 if sum(weights[b, p] for p in mine) else np.nan for b in range(25)]
+        np.testing.assert_allclose(draws["x"][category], naive)
+        assert np.isclose(summary.loc[category, "x"], np.mean(values[mine]))
+        assert summary.loc[category, "x_n"] == len(mine)
+    # Without example samples only the partners are redrawn.
+    _, only = chapter.partner_summary({"x": values}, None, categories, 25, 7)
+    reinit = weights[:, :2] @ values[:2] / weights[:, :2].sum(axis=1)
+    np.testing.assert_allclose(only["x"]["Reinit"], reinit)
+
+
+@pytest.fixture(scope="module")
+def embeddings(store):
+    return chapter.read_probe_data(open_zoo(str(store.path), "base", 0.5), seed=0, device="cpu")
+
+
+def test_category_verdicts_carry_crossed_intervals_and_power(embeddings):
+    mixes = chapter.mix_embeddings(embeddings, n_draws=1, n_bootstrap=30, seed=0)
+    gains = mixes.table.groupby("category")["gain"]
+    assert np.isclose(mixes.summary.loc["Reinit", "gain_sd"], gains.std().loc["Reinit"])
+    trend = mixes.trend()
+    assert trend.contrast.detectable == pytest.approx(detectable_difference(
+        gains.std()["Dataset"], 2, gains.std()["Reinit"], 2))
+    assert trend.verdict.split(";")[0] == trend.contrast.verdict
+    compression = chapter.compress(embeddings, n_bootstrap=30, seed=0)
+    assert compression.paper_effect == pytest.approx((512 - 2304) / 2048 * embeddings.data["base"].dim)
+    reached = compression.needed.dropna()
+    means = reached.groupby("category")["features"].mean()
+    assert compression.summary["features"].to_dict() == pytest.approx(means.to_dict())
+    fewer = compression.trend()
+    if fewer.contrast is not None:
+        assert f"paper's effect {compression.paper_effect:+.1f}" in fewer.difference
+    similarity = chapter.feature_similarity(embeddings, seed=0, n_bootstrap=30)
+    trends = similarity.trends()
+    assert list(trends.columns) == ["category means", "most − least divergent", "verdict"]
+    cka = similarity.table.groupby("category")["linear_cka"].mean()
+    assert trends.loc["linear CKA", "most − least divergent"].startswith(
+        f"Dataset − Reinit: {cka['Dataset'] - cka['Reinit']:+.3f}")
 
 
 def test_sections_on_an_imagenet_shaped_store(tmp_path):

@@ -108,6 +108,20 @@ def test_chapter_ends_with_paper_vs_book(executed):
 
 
 @pytest.mark.notebooks
+def test_chapter_states_the_greedy_rule_and_shows_every_anchor(executed, store):
+    source = " ".join(" ".join(cell.source.split()) for cell in executed.cells).replace("**", "")
+    assert "without replacement" in source and "stops at `max_size` members" in source
+    assert "Against the anchor's own recipe" in source
+    lz = la.low_accuracy_zoo(open_zoo(str(store.path), "base", BAND))
+    anchors = la.greedy_plan(lz, n_anchors=3, cap=None).anchors
+    assert len(anchors) > 1
+    text = output_text(executed)
+    for anchor in anchors:  # a verdict row per anchor, chosen on calibration accuracy
+        assert f"beats the anchor (Fig 5), anchor {anchor}" in text
+    assert "random first additions would give" in text
+
+
+@pytest.mark.notebooks
 def test_chapter_uses_the_strong_anchor_and_the_control(executed):
     text = output_text(executed)
     # the strongest anchor is "strong"; the weak partner is the weakest Dataset or Framework
@@ -155,14 +169,17 @@ def test_differing_fields_skips_unknown_fields():
 
 def test_gain_verdict_reads_the_interval():
     assert la.gain_verdict(0.1, 0.4).startswith("yes")
-    assert la.gain_verdict(0.0, 0.4) == "no: the gain's interval includes 0"
+    assert la.gain_verdict(0.0, 0.4) == "cannot tell at this size: the gain's interval includes 0"
     assert la.gain_verdict(-0.4, -0.1) == "no: the ensemble is worse (interval below 0)"
+    assert la.baseline_verdict(0.1, 0.4).startswith("yes")
+    assert la.baseline_verdict(-0.1, 0.4).startswith("cannot tell at this size")
+    assert la.baseline_verdict(-0.4, -0.1).startswith("no: the anchor's own recipe")
 
 
 @pytest.mark.parametrize("low, high, stronger, expected", [
     (0.1, 0.5, 0.5, "yes: the differently trained"),        # matched accuracy, above 0
     (-0.5, -0.1, -0.5, "no: the same-recipe reference"),   # matched accuracy, below 0
-    (-0.1, 0.5, 0.0, "not shown"),                          # matched, includes 0
+    (-0.1, 0.5, 0.0, "cannot tell at this size"),           # matched, includes 0
     (0.1, 0.5, -3.0, "yes, even against a stronger"),       # reference stronger, still above 0
     (-0.5, -0.1, 3.0, "no, even against a weaker"),         # reference weaker, still below 0
     (0.1, 0.5, 3.0, "not testable: the nearest same-recipe model is 3.0 points weaker"),
@@ -185,18 +202,26 @@ def test_low_accuracy_zoo_needs_a_calibration_split(tmp_path):
         la.low_accuracy_zoo(open_zoo(str(store.path), "base", BAND))
 
 
-def test_greedy_plan_anchors_above_the_cap_and_candidates_below(lz):
+def test_greedy_plan_anchors_by_calibration_accuracy_and_candidates_below(lz):
     plan = la.greedy_plan(lz, n_anchors=3, cap=None)
     calibration = lz.accuracy["calibration"]
     assert plan.cap == pytest.approx(calibration["base"] + BAND)
-    above = sorted((m for m in lz.members if calibration[m] > plan.cap), key=lambda m: -calibration[m])
-    assert plan.anchors == above[:3] and plan.anchors[0] == "strong"
+    strongest = sorted(lz.members, key=lambda m: -calibration[m])
+    assert plan.anchors == strongest[:3] and plan.anchors[0] == "strong"
+    above = sum(calibration[m] > plan.cap for m in plan.anchors)
+    assert plan.above == above and 0 < above < 3
+    assert f"{above} of the 3 anchors are above the cap" in plan.note().data
     naive = [m for m in lz.members if m != "strong" and calibration[m] <= plan.cap]
     assert plan.candidates("strong", "under the cap") == naive
     in_band = [m for m in naive if abs(calibration[m] - calibration["base"]) <= BAND]
     assert plan.candidates("strong", "in the band") == in_band
+    assert plan.candidates("strong", la.SAME_RECIPE) == []  # no other seed of the ViT recipe
+    # the base's own recipe: the members that differ from it only in the seed
+    assert plan.candidates("base", la.SAME_RECIPE) == [m for m in plan.candidates("base", "under the cap")
+                                                       if m == "reinit"]
     assert list(plan.table().columns) == ["calibration accuracy (%)", "test accuracy (%)",
-                                          "candidates under the cap", "candidates in the band"]
+                                          "candidates under the cap", "candidates in the band",
+                                          f"candidates {la.SAME_RECIPE}"]
 
 
 def test_greedy_plan_falls_back_to_the_strongest_members(lz):
@@ -214,7 +239,7 @@ def test_greedy_runs_gains_agree_with_the_reported_accuracies(lz):
     # the gain (from the chapter's ensemble) equals the greedy report minus the anchor
     assert np.allclose(runs["gain"], runs["ensemble_accuracy"] - anchor)
     assert (runs["gain_low"] <= runs["gain"]).all() and (runs["gain"] <= runs["gain_high"]).all()
-    assert list(runs.groupby("pool", sort=False)["size"].max()) == [3, 3]
+    assert list(runs.groupby("pool", sort=False)["size"].max()) == [3, 3]  # no run of the ViT's own recipe
     assert runs.loc[runs["size"] == 1, "group"].eq(BASE_LABEL).all()
     second = runs.iloc[1]
     assert second["ensemble_accuracy"] == pytest.approx(
@@ -223,15 +248,73 @@ def test_greedy_runs_gains_agree_with_the_reported_accuracies(lz):
 
 def test_first_additions_base_rate_counts_loss_or_data(lz):
     plan = la.greedy_plan(lz, n_anchors=1, cap=None)
-    first = la.first_additions(plan, la.greedy_runs(plan, max_size=2, n_bootstrap=20, seed=0))
+    first = la.first_additions(plan, la.greedy_runs(plan, max_size=2, n_bootstrap=20, seed=0), 50, 0)
     methodology = lz.zoo.roster.methodologies
     candidates = plan.candidates("strong", "under the cap")
     differ = [m for m in candidates if methodology[m].objective != methodology["strong"].objective
               or methodology[m].training_data != methodology["strong"].training_data]
     row = first[first["candidates"] == "under the cap"].iloc[0]
-    assert row["base rate: candidates differing in loss or data"] == f"{len(differ)} of {len(candidates)}"
+    assert row["base rate: candidates differing in loss or data"].startswith(f"{len(differ)} of {len(candidates)}: ")
+    assert row["_base rate"] == pytest.approx(len(differ) / len(candidates))
     assert la.first_additions_view(first).index.names == ["candidates", "anchor"]
     assert "No greedy run" in la.first_additions_view(first.iloc[:0]).data
+
+
+def test_base_rate_redraws_the_candidates():
+    differs = [True] * 6 + [False] * 2
+    share = la.base_rate(differs, 2000, seed=0)
+    assert float(share.estimate) == 0.75
+    # a share of 8 candidates redrawn: the binomial's spread, sqrt(0.75 * 0.25 / 8) = 0.153
+    assert np.std(share.samples) == pytest.approx(np.sqrt(0.75 * 0.25 / 8), rel=0.1)
+    assert share.low < 0.75 < share.high
+    assert la.base_rate([True] * 5, 100, 0).low == 1.0
+
+
+def test_chance_of_at_least_matches_a_simulation():
+    probabilities = [0.9, 0.6, 0.75]
+    draws = np.random.default_rng(0).random((200_000, 3)) < probabilities
+    for hits in range(4):
+        assert la.chance_of_at_least(probabilities, hits) == pytest.approx((draws.sum(axis=1) >= hits).mean(),
+                                                                           abs=0.005)
+
+
+@pytest.mark.parametrize("hits, rates, expected", [
+    ([True, True], [0.9, 0.9], "cannot tell at this size"),  # 0.81 by chance
+    ([True, True, True], [0.2, 0.3, 0.1], "yes"),             # 0.006 by chance
+    ([True, False], [0.2, 0.3], "no"),
+])
+def test_first_addition_verdict_weighs_hits_against_base_rates(hits, rates, expected):
+    first = pd.DataFrame({"anchor": "a", "first addition": "b", "differs in": "loss",
+                          "base rate: candidates differing in loss or data": "1 of 2", "loss or data": hits,
+                          "_base rate": rates})
+    text, verdict = la.first_addition_verdict(first)
+    assert verdict.startswith(expected)
+    assert f"with probability {la.chance_of_at_least(rates, sum(hits)):.2f}" in text
+
+
+def test_same_recipe_comparison_against_naive_ensembles(store):
+    lz = la.low_accuracy_zoo(open_zoo(str(store.path), "base", 0.5))  # a wide band: every member a candidate
+    plan = la.greedy_plan(lz, n_anchors=1, cap=0.99)  # no member above: the strongest is the anchor
+    anchor = plan.anchors[0]
+    assert anchor == "strong" and plan.candidates(anchor, la.SAME_RECIPE) == []
+    assert la.same_recipe_comparison(plan, la.greedy_runs(plan, 3, 20, 0), 20, 0).empty
+    assert "no same-recipe baseline" in la.same_recipe_view(plan, pd.DataFrame()).data
+    # the stronger of the two seeds of the base's recipe as the anchor: its own recipe is the other seed
+    anchor, other = sorted(["base", "reinit"], key=lambda m: -lz.accuracy.loc[m, "calibration"])
+    plan = la.GreedyPlan(lz, plan.cap, True, [anchor], False, plan.pools)
+    runs = la.greedy_runs(plan, 3, 30, 0)
+    table = la.same_recipe_comparison(plan, runs, 30, 0)
+    own = runs[runs["pool"] == la.SAME_RECIPE]
+    assert list(own["model"]) == [anchor, other]
+    row = table.iloc[0]
+    full = runs[runs["pool"] == "under the cap"]
+    alone = lz.accuracy.loc[anchor, "test"]
+    assert row["gain"] == pytest.approx(100 * (naive_ensemble_accuracy(store, list(full["model"])) - alone))
+    assert row["own_gain"] == pytest.approx(100 * (naive_ensemble_accuracy(store, [anchor, other]) - alone))
+    assert row["difference"] == pytest.approx(row["gain"] - row["own_gain"])
+    assert row["difference_low"] <= row["difference"] <= row["difference_high"]
+    assert la.same_recipe_view(plan, table).loc[anchor, "verdict"] == la.baseline_verdict(
+        row["difference_low"], row["difference_high"])
 
 
 def test_pair_gains_match_naive_ensembles(lz):

@@ -27,14 +27,16 @@ from notebook_checks import (
     outputs,
 )
 
-from norep.analysis.bootstrap import Interval
-from norep.analysis.specialization import CategoryTrend
+from norep.analysis.bootstrap import Interval, model_weights
+from norep.analysis.power import detectable_difference
+from norep.analysis.specialization import CategoryTrend, class_spread
+from norep.analysis.verdicts import interval_text
 from norep.book import build as book
 from norep.book.chapter import open_zoo
 from norep.book.chapters import specialization as chapter
 from norep.book.plots import specialization as plots
 from norep.book.views import fit_temperatures
-from norep.store import Store
+from norep.store import Store, read_outcomes
 from norep.zoo.roster import CONTROL_LABEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +76,7 @@ def test_chapter_runs_without_errors_or_stderr(executed):
 @pytest.mark.notebooks
 def test_chapter_has_its_figures(executed):
     figures = [o for o in outputs(executed) if "image/png" in o.get("data", {})]
-    assert len(figures) == 4  # theta histograms, pair effects, wins by class and by superclass
+    assert len(figures) == 5  # theta histograms, pair effects, wins by class and by superclass, kinds
 
 
 @pytest.mark.notebooks
@@ -82,7 +84,7 @@ def test_chapter_ends_with_paper_vs_book(executed):
     assert "## Paper vs this book" in "".join(c.source for c in executed.cells if c.cell_type == "markdown")
     last = outputs(executed)[-1].get("data", {}).get("text/plain", "")
     assert "reproduces?" in last
-    assert re.search(r"\b(yes|no|partly|not testable):", last)
+    assert re.search(r"\b(yes|no|cannot tell at this size|not testable):", last)
 
 
 @pytest.mark.notebooks
@@ -152,48 +154,167 @@ def test_example_partners_follow_the_rule(zoo):
         chapter.example_partners(zoo, angles, reinit="nobody")
 
 
+def numpy_class_spread(store, a, b) -> float:
+    """The class spread of a pair, straight from the stored logits."""
+    labels = store.labels("test")
+    right = {m: np.asarray(store.logits(m, "test")).argmax(axis=1) == labels for m in (a, b)}
+    per_class = [right[a][labels == c].mean() - right[b][labels == c].mean() for c in range(len(store.classes))]
+    return 100 * np.std(per_class, ddof=1)
+
+
+def test_recipe_seeds_and_kinds(zoo):
+    assert chapter.recipe_seeds(zoo.roster) == ["base", "reinit"]
+    assert chapter.model_kinds(zoo.roster) == {"Hyper-parameters": ["hyper"], "Architecture": ["arch", "strong"],
+                                               "Framework": ["framework"], "Dataset": ["dataset", "weak-data"]}
+    assert chapter.kind_of(zoo.roster, "weak-data") == "Dataset"
+
+
+def test_kinds_versus_seeds_against_numpy_and_a_naive_crossed_loop(zoo, chapter_store):
+    kinds = chapter.kinds_versus_seeds(zoo, n_bootstrap=40, seed=3)
+    pairs = kinds.pairs
+    assert pairs[pairs["kind"] == chapter.SEEDS][["model_a", "model_b"]].values.tolist() == [["base", "reinit"]]
+    dataset = pairs[pairs["kind"] == "Dataset"]
+    assert sorted(map(tuple, dataset[["model_a", "model_b"]].values)) == [
+        ("base", "dataset"), ("base", "weak-data"), ("reinit", "dataset"), ("reinit", "weak-data")]
+    for row in pairs.itertuples():
+        assert row.value == pytest.approx(numpy_class_spread(chapter_store, row.model_a, row.model_b))
+    # crossed: the recipe's two models and each kind's models redrawn, a pair weighted by both draws
+    models = ["base", "reinit", "hyper", "arch", "strong", "framework", "dataset", "weak-data"]
+    strata = [chapter.SEEDS] * 2 + ["Hyper-parameters", "Architecture", "Architecture", "Framework",
+                                     "Dataset", "Dataset"]
+    weights = model_weights(strata, 40, 3)
+    index = {m: k for k, m in enumerate(models)}
+    outcomes = read_outcomes(chapter_store, "test", models)
+    pair_index = [(index[a], index[b]) for a, b in zip(pairs["model_a"], pairs["model_b"])]
+    samples = class_spread(outcomes.correct, outcomes.labels, pair_index, 40, 3).samples
+    for kind in ("Dataset", chapter.SEEDS):
+        rows = np.flatnonzero(pairs["kind"] == kind)
+        draws = []
+        for b in range(40):
+            w = np.array([weights[b, pair_index[p][0]] * weights[b, pair_index[p][1]] for p in rows], float)
+            draws.append(np.nan if w.sum() == 0 else (w * samples[b, rows]).sum() / w.sum())
+        np.testing.assert_allclose(kinds.means[kind].samples, draws)
+    contrast = kinds.contrasts["Dataset"]
+    assert contrast.estimate == pytest.approx(dataset["value"].mean() - numpy_class_spread(chapter_store, "base",
+                                                                                            "reinit"))
+    assert contrast.verdict in ("yes", "no", "cannot tell at this size")
+    assert np.isnan(contrast.detectable)  # one seed pair: no model-level spread on that side
+    table = kinds.table()
+    assert list(table.index) == [chapter.SEEDS, "Hyper-parameters", "Architecture", "Framework", "Dataset"]
+    assert table.loc["Dataset", "pairs"] == 4 and table.loc["Dataset", "models of the kind"] == 2
+
+
+def test_rank_of_the_showcased_pair_by_hand():
+    pairs = pd.DataFrame({"model_a": ["a", "a", "b", "a"], "model_b": ["b", "x", "x", "y"],
+                          "kind": [chapter.SEEDS, "Dataset", "Dataset", "Dataset"], "value": [1.0, 5.0, 7.0, 6.0]})
+    kinds = chapter.KindsVersusSeeds(pairs, {}, {}, {}, {})
+    assert kinds.rank("a", "x") == ("its class spread, 5.00 points, is number 3 from the top of the 3 pairs of "
+                                    "its kind (5.00 to 7.00)")
+    assert kinds.rank("b", "x").startswith("its class spread, 7.00 points, is the largest")
+
+
+def test_every_base_repeats_the_summaries_with_each_seed(zoo, chapter_store):
+    angles = chapter.pair_thetas(zoo, temperature_scaling=False)
+    bases = chapter.every_base(zoo, angles, n_bootstrap=30, seed=0)
+    assert list(bases.shares) == list(bases.spreads) == ["base", "reinit"]
+    # with reinit as the base, its one Reinit partner is the base
+    reinit_mean = bases.spreads["reinit"].sets["all pairs"].means["Reinit"]
+    assert float(reinit_mean.estimate) == pytest.approx(numpy_class_spread(chapter_store, "reinit", "base"))
+    table = bases.table("spread")
+    assert list(table.index) == ["base", "reinit", "across bases (min to max)"]
+    dataset = [float(bases.spreads[b].sets["all pairs"].means["Dataset"].estimate) for b in ("base", "reinit")]
+    assert table.loc["across bases (min to max)", "Dataset (all pairs)"] == f"{min(dataset):.2f} to {max(dataset):.2f}"
+    assert "models of the base's recipe as the base" in bases.text("share").data
+
+
 def test_missing_note_names_the_roles_without_partner():
     assert "Architecture" in chapter.missing_note({"Reinit": "r", "Architecture": None}).data
     assert chapter.missing_note({"Reinit": "r"}).data.startswith("Every example")
 
 
-def pair_value(categories, values, samples, control=None, in_band=None) -> chapter.PairValue:
+def pair_value(categories, values, samples, control=None, in_band=None, seed=0) -> chapter.PairValue:
     n = len(categories)
+    control = np.zeros(n, bool) if control is None else np.asarray(control, bool)
+    samples = np.asarray(samples, float)
     table = pd.DataFrame({
         "label": [f"m{k}" for k in range(n)], "category": categories,
-        "control": np.zeros(n, bool) if control is None else control,
+        "role": np.where(control, "accuracy-control", "member"), "control": control,
+        "counted": ~control & pd.notna(np.asarray(categories, dtype=object)),
         "in_band": np.ones(n, bool) if in_band is None else in_band, "value": values,
+        "low": samples.min(axis=0), "high": samples.max(axis=0),
     })
-    return chapter.PairValue(table, np.asarray(samples, float))
+    return chapter.PairValue(table, samples, seed)
 
 
-def test_trend_summary_and_sentences_by_hand():
-    # Reinit pairs 1 and 3 (mean 2), Dataset 6 (out of band), a control at 9
+def naive_crossed_means(samples, categories, keep, seed):
+    """Per category, the mean of each sample over its kept pairs, each pair weighted by how
+    often its partner is drawn when the kept partners are redrawn within their category."""
+    strata = [c if k else None for c, k in zip(categories, keep)]
+    weights = model_weights(strata, len(samples), seed)
+    means = {}
+    for c in dict.fromkeys(c for c in strata if c is not None):
+        draws = []
+        for b in range(len(samples)):
+            total = sum(weights[b, p] for p in range(len(strata)) if strata[p] == c)
+            draws.append(sum(weights[b, p] * samples[b, p] for p in range(len(strata)) if strata[p] == c) / total)
+        means[c] = np.array(draws)
+    return means
+
+
+def test_trend_means_are_crossed_against_a_naive_loop():
+    rng = np.random.default_rng(4)
+    categories = ["Reinit", "Reinit", "Reinit", "Architecture", "Dataset", "Dataset", "Dataset", None]
+    control = [False] * 7 + [True]
+    in_band = np.array([True, True, False, True, True, False, True, True])
+    values = rng.normal(5, 1, 8)
+    samples = values + rng.normal(0, 0.3, (60, 8))
+    trend = pair_value(categories, values, samples, control, in_band, seed=7).trend()
+    for name, selected in (("all pairs", np.ones(8, bool)), ("in the band", in_band)):
+        keep = selected & ~np.array(control)
+        expected = naive_crossed_means(samples, categories, keep, seed=7)
+        result = trend.sets[name]
+        assert list(result.means) == ["Reinit", "Architecture", "Dataset"]
+        for c, draws in expected.items():
+            inside = keep & (np.array(categories, dtype=object) == c)
+            assert float(result.means[c].estimate) == pytest.approx(values[inside].mean())
+            np.testing.assert_allclose(result.means[c].samples, draws)
+        np.testing.assert_allclose(result.contrast.samples, expected["Dataset"] - expected["Reinit"])
+        dataset, reinit = values[keep & (np.array(categories, dtype=object) == "Dataset")], values[keep & (
+            np.array(categories, dtype=object) == "Reinit")]
+        assert result.detectable == pytest.approx(detectable_difference(
+            np.std(dataset, ddof=1), len(dataset), np.std(reinit, ddof=1), len(reinit)))
+    contrast = trend.contrast("all pairs")
+    assert contrast.label == "Dataset − Reinit"
+    assert trend.sentence("all pairs").startswith("all pairs (7 pairs): Spearman rho = ")
+    assert trend.sentence("all pairs").endswith(contrast.text)
+    assert trend.summary.loc["control: m7", "all pairs: mean"] == interval_text(
+        values[7], samples[:, 7].min(), samples[:, 7].max(), 2)
+
+
+def test_trend_summary_lists_the_other_roles_apart():
     samples = np.array([[1.0, 3.0, 6.0, 9.0], [2.0, 4.0, 7.0, 8.0], [0.0, 2.0, 5.0, 10.0]])
-    values = pair_value(["Reinit", "Reinit", "Dataset", None], [1.0, 3.0, 6.0, 9.0], samples,
-                        control=[False, False, False, True], in_band=[True, True, False, True])
-    trend = values.trend()
-    summary = trend.summary
-    assert list(summary.index) == ["Reinit", "Dataset", "control: m3"]
-    assert summary.loc["Reinit", "all pairs: pairs"] == "2"
-    assert summary.loc["Reinit", "all pairs: mean"] == "2.00 [1.05, 2.95]"  # draws 2, 3, 1
-    assert summary.loc["Dataset", "in the band: mean"] == "-"
-    assert summary.loc["control: m3", "all pairs: mean"] == "9.00 [8.05, 9.95]"
-    assert trend.sentence("all pairs") == ("all pairs (3 pairs): Spearman rho = 0.87; Dataset minus "
-                                           "Reinit = 4.00 [4.00, 4.00] points")
-    assert trend.sentence("in the band") == "in the band: no Reinit pair and a more divergent one to compare"
-    assert trend.verdict("x is") == ("partly: x is higher than Reinit over all pairs, but not at matched "
-                                     "accuracy (no matched comparison possible)")
+    values = pair_value(["Reinit", "Reinit", "Dataset", "Dataset"], [1.0, 3.0, 6.0, 9.0], samples,
+                        in_band=[True, True, False, True])
+    values.table.loc[3, ["role", "counted"]] = ["data-only", False]
+    summary = values.trend().summary
+    assert list(summary.index) == ["Reinit", "Dataset", "data-only: m3"]
+    assert summary.loc["Dataset", "all pairs: pairs"] == "1" and summary.loc["Dataset", "in the band: mean"] == "-"
+    assert summary.loc["data-only: m3", "all pairs: mean"] == "9.00 [8.00, 10.00]"
 
 
-@pytest.mark.parametrize("band_low, all_low, expected", [
-    (0.5, 0.5, "yes"), (-0.5, 0.5, "partly"), (-0.5, -0.5, "no"), (None, None, "not testable")])
-def test_trend_verdicts(band_low, all_low, expected):
-    def trend(low):
-        contrast = None if low is None else Interval(np.asarray(1.0), low, 2.0, np.zeros(3))
-        return CategoryTrend({}, {}, 2, 0.5, ["Dataset"], contrast)
-    verdict = chapter.Trend(pd.DataFrame(), {"all pairs": trend(all_low), "in the band": trend(band_low)})
-    assert verdict.verdict("it is").startswith(expected + ":")
+@pytest.mark.parametrize("band, every, expected", [
+    ((0.5, 2.0), (0.5, 2.0), "yes: read at matched accuracy"),
+    (None, (0.5, 2.0), "yes: read over all pairs (no matched comparison possible)"),
+    ((-0.5, 2.0), (0.5, 2.0), "cannot tell at this size: read at matched accuracy"),
+    ((-2.0, -0.5), (0.5, 2.0), "no: read at matched accuracy"),
+    (None, None, "not testable:")])
+def test_trend_verdicts_follow_the_one_rule(band, every, expected):
+    def trend(ends):
+        contrast = None if ends is None else Interval(np.asarray(1.0), *ends, np.linspace(*ends, 101))
+        return CategoryTrend({}, {}, 2, 0.5, ["Dataset"], contrast, 0.8)
+    verdict = chapter.Trend(pd.DataFrame(), {"all pairs": trend(every), "in the band": trend(band)}).verdict()
+    assert verdict.startswith(expected)
+    assert verdict.endswith("detectable at 80% power: ±0.80") or expected == "not testable:"
 
 
 def test_effects_order_groups_categories_then_controls_strongest_first():
@@ -216,14 +337,15 @@ def test_win_counts_by_hand():
 
 def test_specialization_table_orders_controls_last():
     partners = pd.DataFrame({"label": ["P", "Q"], "group": [CONTROL_LABEL, "Reinit"], "category": [None, "Reinit"],
-                             "control": [True, False], "in_band": [True, False], "accuracy": [81.26, 90.0]},
+                             "control": [True, False], "counted": [False, True], "in_band": [True, False],
+                             "accuracy": [81.26, 90.0]},
                             index=["p", "q"])
     spreads = chapter.PairValue(partners.assign(value=[1.234, 5.0], low=[1.0, 4.0], high=[1.5, 6.0]), np.zeros((1, 2)))
     table = chapter.specialization_table(partners, WINS, spreads)
     assert table.index.tolist() == ["Q", "P"]
     assert table.loc["P", ["test accuracy (%)", "class: base wins", "class: partner wins",
                            "superclass: base wins"]].tolist() == [81.3, 1, 2, 1]
-    assert table.loc["P", "class spread (points)"] == "1.23 [1.00, 1.50]"
+    assert table.loc["P", "class spread (points; interval over examples)"] == "1.23 [1.00, 1.50]"
 
 
 # -- the figure functions ---------------------------------------------------------------------

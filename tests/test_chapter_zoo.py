@@ -124,8 +124,12 @@ def test_zoo_models_put_the_base_first_then_categories_in_order(zoo):
     assert list(models.index) == ["base", "reinit", "hyper", "control", "arch", "framework", "dataset"]
     assert list(models["group"]) == [BASE_LABEL, "Reinit", "Hyper-parameters", "Hyper-parameters",
                                      "Architecture", "Framework", "Dataset"]
-    table = chapter.methodology_table(models)
+    table = chapter.methodology_table(zoo, models)
     assert table.loc["hyper", "hyper-parameters"] == "lr=0.01"
+    # What differs, field by field: the synthetic Framework member shares the base's seed.
+    assert table.loc["framework", "differs from the base in"] == "objective"
+    assert table.loc["reinit", "differs from the base in"] == "seed"
+    assert table.loc["base", "differs from the base in"] == "-"
     assert table.loc["control", "hyper-parameters"] == "lr=0.003, target_accuracy=0.5"
     assert table.loc["control", "role"] == "accuracy-control"
 
@@ -151,20 +155,27 @@ def test_zoo_accuracy_matches_the_store_and_covers_it(zoo, store):
     assert list(accuracy["in_band"]) == list(abs(calibration[accuracy.index] - calibration["base"])
                                              <= BAND + 1e-12)
     assert accuracy.loc["control", "label"] == "weak base (control)"
+    assert np.allclose(accuracy["test_gap"], test[accuracy.index] - test["base"])
+    gaps = chapter.band_gaps(zoo, accuracy)
+    in_band = [m for m in accuracy.index if m not in ("base", "control") and accuracy.loc[m, "in_band"]]
+    assert len(gaps) == len(in_band)
+    assert np.allclose(gaps["test gap (pt)"], (100 * (test[in_band] - test["base"])).round(2))
 
 
 def test_category_counts_by_hand():
     accuracy = pd.DataFrame({
-        "group": [BASE_LABEL, "Reinit", "Reinit", "Dataset", "Reinit"],
-        "role": ["member", "member", "member", "member", "accuracy-control"],
-        "in_band": [True, True, False, False, True],
+        "group": [BASE_LABEL, "Reinit", "Reinit", "Dataset", "Reinit", "Hyper-parameters", "Dataset"],
+        "role": ["member", "member", "member", "member", "accuracy-control", "same-seed", "data-only"],
+        "in_band": [True, True, False, False, True, True, True],
     })
     counts = chapter.category_counts(accuracy)
     assert list(counts.index) == [BASE_LABEL, *CATEGORIES]
-    assert counts.loc["Reinit"].tolist() == [2, 1, 1]
-    assert counts.loc["Dataset"].tolist() == [1, 0, 0]
-    assert counts.loc["Framework"].tolist() == [0, 0, 0]
-    assert counts.loc[BASE_LABEL].tolist() == [1, 1, 0]
+    assert list(counts.columns) == ["members", "in band", "accuracy controls", "same seed", "data only"]
+    assert counts.loc["Reinit"].tolist() == [2, 1, 1, 0, 0]
+    assert counts.loc["Hyper-parameters"].tolist() == [0, 0, 0, 1, 0]
+    assert counts.loc["Dataset"].tolist() == [1, 0, 0, 0, 1]
+    assert counts.loc["Framework"].tolist() == [0, 0, 0, 0, 0]
+    assert counts.loc[BASE_LABEL].tolist() == [1, 1, 0, 0, 0]
 
 
 def test_zoo_verdicts_name_the_categories_without_a_partner_in_the_band(zoo):

@@ -9,6 +9,8 @@ import scipy.special
 from norep.analysis.ensembles import (
     ensemble_predictions,
     greedy_selection,
+    improvement_decomposition,
+    pair_ensemble_correctness,
     pairwise_ensembles,
 )
 from norep.book.views import fit_temperatures, greedy_ensemble, zoo_ensembles
@@ -59,6 +61,51 @@ def test_hand_worked_pair():
     assert pairs.accuracy.tolist() == [[1.0, 1.0], [1.0, 0.5]]
     assert pairs.conversion_rate[0, 1] == 1.0
     assert pairs.improvement[0, 1] == pytest.approx(1.0 - 0.75)
+
+
+def test_improvement_decomposition_is_exact_on_every_pair():
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 6, 500)
+    scores = scipy.special.softmax(rng.normal(size=(8, 500, 6)) + 0.8 * np.eye(6)[labels], axis=2)
+    first, second = np.triu_indices(8, 1)
+    right = scores.argmax(axis=2) == labels
+    ensemble_right = pair_ensemble_correctness(scores, labels, first, second)
+    terms = improvement_decomposition(right[first], right[second], ensemble_right)
+    dense_accuracy, dense_conversion, dense_improvement = dense_pairs(scores, labels)
+    np.testing.assert_allclose(terms["improvement"], dense_improvement[first, second], atol=1e-12)
+    np.testing.assert_allclose(terms["conversion_rate"], dense_conversion[first, second])
+    np.testing.assert_allclose(terms["error_inconsistency"], (right[first] != right[second]).mean(axis=1))
+    identity = terms["disagreement_term"] + terms["rescues"] - terms["losses"]
+    np.testing.assert_allclose(identity, terms["improvement"], atol=1e-12)
+    assert (terms["losses"] == 0).all()  # both members right: so is their average
+    assert (terms["rescues"] > 0).any()
+
+
+def test_improvement_decomposition_is_an_identity_for_any_ensemble():
+    # the accounting holds for any third classifier, losses included
+    rng = np.random.default_rng(2)
+    a, b, ensemble = (rng.random((40, 30)) < p for p in (0.7, 0.6, 0.65))
+    terms = improvement_decomposition(a, b, ensemble)
+    assert (terms["losses"] > 0).any()
+    np.testing.assert_allclose(terms["disagreement_term"] + terms["rescues"] - terms["losses"],
+                               terms["improvement"], atol=1e-12)
+
+
+def test_improvement_decomposition_by_hand():
+    # 8 examples: both right 3 (the ensemble loses 1), one right 4 (converts 3), both wrong 1 (rescued)
+    a = np.array([1, 1, 1, 1, 1, 0, 0, 0], bool)
+    b = np.array([1, 1, 1, 0, 0, 1, 1, 0], bool)
+    ensemble = np.array([1, 1, 0, 1, 1, 1, 0, 1], bool)
+    row = improvement_decomposition(a, b, ensemble).iloc[0]
+    assert row["error_inconsistency"] == 4 / 8 and row["conversion_rate"] == 3 / 4
+    assert row["disagreement_term"] == pytest.approx(4 / 8 * (3 / 4 - 1 / 2))
+    assert row["rescues"] == 1 / 8 and row["losses"] == 1 / 8
+    # ensemble 6/8, members 5/8 and 5/8: improvement 1/8 = 1/8 + 1/8 - 1/8
+    assert row["improvement"] == pytest.approx(1 / 8)
+    no_disagreement = improvement_decomposition(a, a, a).iloc[0]
+    assert np.isnan(no_disagreement["conversion_rate"]) and no_disagreement["disagreement_term"] == 0
+    with pytest.raises(ValueError, match="different shapes"):
+        improvement_decomposition(a, b[:4], ensemble)
 
 
 def test_member_scores_and_ensemble_predictions():

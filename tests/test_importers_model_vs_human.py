@@ -63,17 +63,20 @@ def test_hand_worked_pairing(tmp_path):
     import_predictions("model-vs-human", str(write_hand_files(tmp_path / "in")), str(tmp_path / "out"))
     colour = Store(tmp_path / "out" / "colour")
     assert colour.manifest["dataset"]["name"] == "model-vs-human/colour"
-    assert colour.classes == list(model_vs_human.CLASSES)
+    assert colour.classes == [*model_vs_human.CLASSES, "na"]
     assert colour.examples["example_id"].tolist() == [f"bw/{A}", f"bw/{B}", f"cr/{A}", f"cr/{C}", f"cr/{B}"]
     assert colour.examples["condition"].tolist() == ["bw", "bw", "cr", "cr", "cr"]
     assert colour.model_ids == ["resnet50", "subject-01"]
     cat, oven, knife = (model_vs_human.CLASSES.index(c) for c in ("cat", "oven", "knife"))
     predictions, confidences = top1(colour, "subject-01")
-    assert predictions.tolist() == [cat, oven, -1, knife, -1]  # -1: no answer, never seen
+    no_answer = len(model_vs_human.CLASSES)  # the store's last class, "na"
+    assert predictions.tolist() == [cat, oven, no_answer, knife, -1]  # -1: never seen
     assert np.isnan(confidences).all()
-    correct = read_outcomes(colour, None).correct
-    assert correct.tolist() == [[True, False, True, True, True], [False, True, False, True, False]]
-    assert ((correct[0] & correct[1]).sum(), (correct[0] ^ correct[1]).sum()) == (1, 4)
+    outcomes = read_outcomes(colour, None)
+    assert outcomes.correct.tolist() == [[True, False, True, True, True], [False, True, False, True, False]]
+    # model-vs-human's convention, read as stored: "na" is an answer, and a wrong one.
+    assert outcomes.valid[1].tolist() == [True, True, True, True, False]
+    assert outcomes.accuracy[1] == pytest.approx(2 / 4)
     edge = Store(tmp_path / "out" / "edge")
     assert edge.examples["example_id"].tolist() == ["0/airplane1.png", "0/cat3.png"]
     assert edge.model_ids == ["alexnet", "resnet50", "subject-01"]
@@ -184,10 +187,16 @@ def test_shared_copies_all_17_datasets(tmp_path):
         keys = set().union(*(set(frame.index) for frame in trials.values()))
         assert len(store.examples) == len(keys), dataset
         assert set(store.model_ids) == set(trials), dataset
-        accuracy = dict(zip(store.model_ids, read_outcomes(store, None).correct.mean(axis=1)))
+        outcomes = read_outcomes(store, None)
         for observer, frame in trials.items():
+            row = outcomes.index(observer)
             expected = (frame["object_response"] == frame["category"]).sum() / len(keys)
-            assert accuracy[observer] == pytest.approx(expected, abs=1e-12), (dataset, observer)
+            assert outcomes.correct[row].mean() == pytest.approx(expected, abs=1e-12), (dataset, observer)
+            # model-vs-human's accuracy: every trial shown counts, "na" as an error.
+            shown = (frame["object_response"] == frame["category"]).mean()
+            assert outcomes.accuracy[row] == pytest.approx(shown, abs=1e-12), (dataset, observer)
+            no_answer = outcomes.predictions[row] == store.classes.index("na")
+            assert no_answer.sum() == (frame["object_response"] == "na").sum(), (dataset, observer)
         human = sorted(o for o in trials if o.startswith("subject-"))[0]
         joined = trials["resnet50"].merge(trials[human], left_index=True, right_index=True, suffixes=("_m", "_h"))
         both = ((joined["object_response_m"] == joined["category_m"])

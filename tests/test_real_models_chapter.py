@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from itertools import combinations
+from itertools import combinations, combinations_with_replacement
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,8 +26,11 @@ from norep.analysis.bootstrap import Interval
 from norep.book import build as book
 from norep.book.chapters import real_models as rm
 from norep.book.plots import real_models as plots
+from norep.errors import NorepError
+from norep.producers.importers import import_predictions
 from norep.producers.importers.model_vs_human import DATASETS
 from norep.store import Store, read_outcomes
+from norep.zoo import Methodology
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "book" / "chapters" / "real_models.py"
@@ -147,22 +150,54 @@ def test_pair_metrics_printed_match_the_store(executed):
     assert f"{naive_kappa(correct[0], correct[1]):.3f} [" in row
 
 
+def raw_trials(dataset: str) -> dict[str, pd.DataFrame]:
+    """Every observer's trials of a single-condition set, read from the raw CSV files,
+    indexed by the image's identity (the last token of ``imagename``)."""
+    trials = {}
+    for file in sorted(MODEL_VS_HUMAN.glob(f"*/{dataset}/*.csv")):
+        frame = pd.read_csv(file, keep_default_na=False, dtype=str)
+        frame.index = frame["imagename"].str.rsplit("_", n=1).str[-1]
+        trials[file.name[len(dataset) + 1:].rsplit("_session", 1)[0]] = frame
+    return trials
+
+
 @notebooks
-def test_model_vs_human_accuracies_printed_match_the_store(executed):
-    """Mean model and human accuracy on the edge set, recomputed from its store."""
-    notebook, folder = executed
-    store = Store(folder / "model-vs-human" / "edge")
-    predictions = pd.DataFrame(read_outcomes(store, "test").predictions.T,
-                               columns=store.model_ids)
-    labels = store.labels("test")
-    answered = predictions >= 0
-    accuracy = predictions.eq(labels, axis=0).sum() / answered.sum()
-    human = store.models.set_index("model_id")["observer"].eq("human")[store.model_ids]
+def test_model_vs_human_accuracies_printed_match_the_raw_files(executed):
+    """Mean model and human accuracy on the edge set, as model-vs-human computes them
+    from its CSV files: every trial shown counts, "na" as an error."""
+    notebook, _ = executed
+    trials = raw_trials("edge")
+    accuracy = pd.Series({o: (t["object_response"] == t["category"]).mean()
+                          for o, t in trials.items()})
+    human = accuracy.index.str.startswith("subject-")
     row = re.search(r">edge</th>(.*?)</tr>", output_text(notebook), re.S)[1]
     cells = re.findall(r">([^<>]*)</td>", row)
     assert cells[:5] == [str((~human).sum()), str(human.sum()), "1",
                          f"{100 * accuracy[~human].mean():.1f}",
                          f"{100 * accuracy[human].mean():.1f}"]
+
+
+@notebooks
+def test_no_answer_rules_printed_match_the_raw_files(executed):
+    """Mean human-vs-human kappa on sketch, na as an error and dropped, from the raw files."""
+    notebook, _ = executed
+    humans = {o: t for o, t in raw_trials("sketch").items() if o.startswith("subject-")}
+    means = {}
+    for rule in ("error", "drop"):
+        kappas = []
+        for a, b in combinations(sorted(humans), 2):
+            joined = humans[a].merge(humans[b], left_index=True, right_index=True,
+                                     suffixes=("_a", "_b"))
+            if rule == "drop":
+                joined = joined[(joined["object_response_a"] != "na")
+                                & (joined["object_response_b"] != "na")]
+            kappas.append(naive_kappa(
+                (joined["object_response_a"] == joined["category_a"]).to_numpy(),
+                (joined["object_response_b"] == joined["category_b"]).to_numpy()))
+        means[rule] = np.mean(kappas)
+    pairs = len(humans) * (len(humans) - 1) // 2
+    assert f"sketch {means['error']:.3f} vs {means['drop']:.3f} ({pairs} pairs)" in output_text(
+        notebook)
 
 
 # The helpers on the real store
@@ -272,22 +307,174 @@ def test_theta_table_counts_confident_right_models():
     assert row["median theta, only the other right"] == 60.0
 
 
-def test_by_category_means_and_matched_pairs():
-    pairs = pd.DataFrame({
-        "dataset": ["x", "x", "y", "y"], "a": ["m1", "m1", "m1", "m1"],
-        "b": ["m2", "m3", "m2", "m3"], "kappa": [0.4, 0.2, 0.6, 0.1],
-        "accuracy gap": [0.01, 0.2, 0.1, 0.03],
-        "category": ["Architecture", "Dataset", "Architecture", "Dataset"]})
-    mvh = rm.ModelVsHuman(pd.DataFrame(), pd.DataFrame(), pairs)
-    table = mvh.by_category(0.05)
-    assert table.index.tolist() == ["Architecture", "Dataset"]
-    assert table["pairs"].tolist() == [1, 1]
-    assert table["mean kappa"].tolist() == pytest.approx([0.5, 0.15])
-    assert table["mean kappa, matched"].tolist() == pytest.approx([0.4, 0.1])
-    assert rm.divergence_verdict(pd.DataFrame({"category": [None], "unstated": [[]]}),
-                                 table)[3].startswith("not testable on ImageNet-X")
-    assert "yes on model-vs-human" in rm.divergence_verdict(
-        pd.DataFrame({"category": [None], "unstated": [[]]}), table)[3]
+IN1K, SWAG = "ImageNet-1k", "Instagram"
+MODEL_METHODOLOGIES = {
+    "base": Methodology("resnet", "cross-entropy", IN1K, None, None),
+    "arch": Methodology("bagnet", "cross-entropy", IN1K, None, None),
+    "frame": Methodology("resnet", "nt-xent", IN1K, None, None),
+    "d1": Methodology("vit", "weakly-supervised", SWAG, None, None),
+    "d2": Methodology("regnet", "weakly-supervised", SWAG, None, None),
+    "d3": Methodology("convnext", "weakly-supervised", SWAG, None, None),
+}
+
+
+def hand_model_vs_human(n_boot: int = 400, noise: float = 0.0) -> rm.ModelVsHuman:
+    """Six models on two sets; a pair's kappa is its partner's value plus a set offset.
+
+    Every image resample of a (set, pair) equals its kappa plus ``noise`` times a
+    fixed normal draw, so without noise every interval holds model variance only.
+    """
+    value = {"arch": 0.5, "frame": 0.6, "d1": 0.2, "d2": 0.3, "d3": 0.4}
+    rows = []
+    for dataset, offset, gap in (("x", 0.0, 0.01), ("y", 0.1, 0.2)):
+        for a, b in combinations(MODEL_METHODOLOGIES, 2):
+            kappa = (value[b] if a == "base" else 0.45) + offset
+            category = rm.divergence_category(MODEL_METHODOLOGIES[a], MODEL_METHODOLOGIES[b])
+            rows.append({"dataset": dataset, "a": a, "b": b, "kappa": kappa,
+                         "accuracy gap": gap if b != "d3" else 0.3, "category": category})
+    pairs = pd.DataFrame(rows)
+    draws = np.random.default_rng(5).normal(size=(n_boot, len(pairs)))
+    samples = pairs["kappa"].to_numpy() + noise * draws
+    return rm.ModelVsHuman(pd.DataFrame(), pd.DataFrame(), pairs, samples,
+                           MODEL_METHODOLOGIES, "error", 0)
+
+
+def test_pair_means_average_the_kept_sets():
+    mvh = hand_model_vs_human()
+    means, samples = mvh.pair_means()
+    naive = mvh.model_pairs.groupby(["a", "b"], sort=False)["kappa"].mean()
+    assert means.set_index(["a", "b"])["kappa"].to_numpy() == pytest.approx(naive.to_numpy())
+    assert (means["sets"] == 2).all() and samples.shape == (400, 15)
+    matched, _ = mvh.pair_means(0.05)  # only set x is matched, and never for d3
+    row = matched.set_index(["a", "b"]).loc[("base", "d1")]
+    assert (row["sets"], row["kappa"]) == (1, pytest.approx(0.2))
+    assert np.isnan(matched.set_index(["a", "b"]).loc[("base", "d3"), "kappa"])
+
+
+def test_category_kappas_with_a_base_redraw_the_partners():
+    mvh = hand_model_vs_human()
+    table, draws = mvh.category_kappas("base")
+    # Base pairs only: each partner's mean over the two sets (offset 0.05).
+    assert table["kappa"].to_dict() == pytest.approx(
+        {"Architecture": 0.55, "Framework": 0.65, "Dataset": 0.35})
+    assert table["kappa_n"].tolist() == [1, 1, 3] and table["sets"].tolist() == [2, 2, 6]
+    # One model: no model variance (no image variance here either); three: the
+    # redrawn partners' mean, which ranges over the partners' values.
+    assert table.loc["Architecture", "kappa_low"] == table.loc["Architecture", "kappa_high"]
+    assert 0.25 <= table.loc["Dataset", "kappa_low"] < 0.35 < table.loc["Dataset", "kappa_high"]
+    means = {tuple(sorted(draw)) for draw in combinations_with_replacement([0.25, 0.35, 0.45], 3)}
+    assert set(np.round(draws["Dataset"], 9)) <= {round(float(np.mean(m)), 9) for m in means}
+
+
+def test_category_kappas_of_all_pairs_and_matched():
+    mvh = hand_model_vs_human()
+    table, _ = mvh.category_kappas(None)
+    naive = mvh.model_pairs.groupby(["a", "b", "category"])["kappa"].mean().groupby(
+        "category").mean()
+    assert table["kappa"].to_dict() == pytest.approx(naive.to_dict())
+    matched, _ = mvh.category_kappas("base", 0.05)
+    assert matched["kappa"].to_dict() == pytest.approx(
+        {"Architecture": 0.5, "Framework": 0.6, "Dataset": 0.25})
+    assert matched.loc["Dataset", "kappa_n"] == 2  # d3 is never accuracy-matched
+    with pytest.raises(NorepError, match="not a model"):
+        mvh.category_kappas("alexnet")
+
+
+def test_by_category_views_and_verdicts():
+    kappas = hand_model_vs_human(noise=0.01).by_category("base", 0.05)
+    assert list(kappas.summaries) == ["base as base", "base as base, matched (gap <= 0.05)",
+                                      "all model pairs", "all model pairs, matched (gap <= 0.05)"]
+    assert kappas.base_views == list(kappas.summaries)[:2]
+    view = kappas.view()
+    assert view.loc[("base as base", "Architecture"), "interval over"] == "images only (one pair)"
+    assert view.loc[("base as base", "Dataset"), "interval over"] == "models and images"
+    verdicts = kappas.verdicts()
+    assert list(verdicts.index) == kappas.base_views
+    # Dataset − Architecture involves a single model: no interval, so no claim.
+    assert verdicts.loc["base as base", "verdict"].startswith("cannot tell at this size")
+    assert "not monotone: Framework (0.650) > Architecture (0.550)" in verdicts.loc[
+        "base as base", "verdict"]
+    row = rm.divergence_verdict(pd.DataFrame({"category": [None], "unstated": [[]]}), kappas)
+    assert row[3].startswith("not testable on ImageNet-X")
+    assert "base as base: cannot tell at this size" in row[3]
+
+
+def test_verdict_says_yes_when_models_clearly_separate():
+    methodologies = {"base": MODEL_METHODOLOGIES["base"],
+                     **{f"a{i}": Methodology(f"net{i}", "cross-entropy", IN1K, None, None)
+                        for i in range(4)},
+                     **{f"d{i}": Methodology(f"net{i}", "weakly-supervised", SWAG, None, None)
+                        for i in range(4)}}
+    partners = list(methodologies)[1:]
+    value = dict(zip(partners, [0.60, 0.62, 0.58, 0.61, 0.20, 0.22, 0.18, 0.21]))
+    pairs = pd.DataFrame({"dataset": "x", "a": "base", "b": partners,
+                          "kappa": [value[p] for p in partners], "accuracy gap": 0.0,
+                          "category": ["Architecture"] * 4 + ["Dataset"] * 4})
+    samples = np.tile(pairs["kappa"].to_numpy(), (300, 1))
+    mvh = rm.ModelVsHuman(pd.DataFrame(), pd.DataFrame(), pairs, samples, methodologies)
+    verdict = mvh.by_category("base", 0.05).verdicts().iloc[0]["verdict"]
+    assert verdict == "yes; monotone"
+
+
+def test_observer_outcomes_count_no_answer_by_rule(tmp_path):
+    header = "subj,session,trial,rt,object_response,category,condition,imagename"
+    categories = ["cat", "dog", "dog", "dog", "dog", "cat"]
+    responses = {"resnet50": categories,
+                 "subject-01": ["cat", "na", "dog", "cat", "dog", "cat"],
+                 "subject-02": ["cat", "dog", "cat", "na", "dog", "dog"]}
+    for observer, answers in responses.items():
+        kind = "humans" if observer.startswith("subject") else "models"
+        folder = tmp_path / "in" / kind / "edge"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"edge_{observer}_session-1.csv").write_text("\n".join(
+            [header] + [f"{observer},1,{i},NaN,{r},{c},0,{i:04d}_e_x_{c}{i}.png"
+                        for i, (r, c) in enumerate(zip(answers, categories))]) + "\n")
+    import_predictions("model-vs-human", str(tmp_path / "in"), str(tmp_path / "out"))
+    store = Store(tmp_path / "out" / "edge")
+    error, drop = (rm.observer_outcomes(store, rule) for rule in ("error", "drop"))
+    assert error.accuracy.tolist() == [1.0, 4 / 6, 3 / 6]  # model-vs-human: na is an error
+    assert drop.accuracy.tolist() == [1.0, 4 / 5, 3 / 5]
+    assert (error.correct == drop.correct).all()
+    right = {o: np.array(a) == np.array(categories) for o, a in responses.items()}
+    answered = (np.array(responses["subject-01"]) != "na") & (
+        np.array(responses["subject-02"]) != "na")
+    effect = rm.no_answer_effect(str(tmp_path / "out")).loc["edge"]
+    assert (effect["no-answer trials"], effect["human trials"], effect["human pairs"]) == (2, 12, 1)
+    assert effect["human accuracy (%), drop"] == pytest.approx(100 * (4 / 5 + 3 / 5) / 2)
+    assert effect["kappa human-vs-human, error"] == pytest.approx(
+        naive_kappa(right["subject-01"], right["subject-02"]))
+    assert effect["kappa human-vs-human, drop"] == pytest.approx(
+        naive_kappa(right["subject-01"][answered], right["subject-02"][answered]))
+    with pytest.raises(NorepError, match="unknown no-answer rule"):
+        rm.observer_outcomes(store, "skip")
+
+
+def test_observer_outcomes_refuse_a_store_without_no_answer_class(tmp_path):
+    store = Store.create(tmp_path / "old", dataset="model-vs-human/edge", classes=["cat", "dog"],
+                         examples=pd.DataFrame({"example_id": ["a"], "label": [0],
+                                                "split": ["test"]}), fingerprint="x")
+    with pytest.raises(NorepError, match="import it again"):
+        rm.observer_outcomes(store)
+
+
+def test_condition_kappas_without_resampling_give_the_same_estimates():
+    rng = np.random.default_rng(3)
+    correct, valid = rng.random((3, 80)) < 0.6, rng.random((3, 80)) < 0.9
+    conditions = np.repeat(["a", "b"], 40)
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    boot, _ = rm.condition_kappas(correct, valid, conditions, pairs, 20, 0)
+    alone, samples = rm.condition_kappas(correct, valid, conditions, pairs, 0, 0)
+    assert alone == pytest.approx(boot) and samples.shape == (0, 3)
+
+
+def test_group_kappas_with_observer_weights():
+    groups = np.array(["model-vs-model"] * 3)
+    kappa = np.array([0.1, 0.2, 0.6])
+    samples = np.tile(kappa, (2, 1))
+    weights = np.array([[1, 1, 0], [0, 0, 2]])  # sample 0 draws no third pair, sample 1 only it
+    row = rm.group_kappas(kappa, samples, groups, level=1.0, weights=weights)[0]
+    assert row["kappa"] == pytest.approx(0.3)
+    assert (row["low"], row["high"]) == (pytest.approx(0.15), pytest.approx(0.6))
 
 
 def test_model_vs_human_text_counts_sets():
@@ -295,7 +482,8 @@ def test_model_vs_human_text_counts_sets():
         "dataset": np.repeat(["s1", "s2"], 3), "group": list(rm.GROUPS) * 2,
         "kappa": [0.3, 0.5, 0.1, 0.2, 0.1, 0.15],
         "low": [0.2, 0.4, 0.0, 0.1, 0.0, 0.1], "high": [0.4, 0.6, 0.2, 0.3, 0.2, 0.2]})
-    text = rm.ModelVsHuman(consistency, pd.DataFrame(), pd.DataFrame()).text().data
+    text = rm.ModelVsHuman(consistency, pd.DataFrame(), pd.DataFrame(), np.empty((0, 0)),
+                           {}).text().data
     assert text.startswith("Humans agree with each other more than with models on 1 of 2 "
                            "sets (1 with non-overlapping intervals); models agree with each "
                            "other more than with humans on 2 of 2.")
@@ -314,12 +502,6 @@ def test_range_comparison_finds_specialized_pairs():
         "0.5 [-0.5, 1.5]")
 
 
-def test_falling():
-    assert rm.falling(pd.Series([0.5, 0.3, 0.1]))
-    assert not rm.falling(pd.Series([0.5, 0.5]))
-    assert not rm.falling(pd.Series([0.5]))
-
-
 def test_pair_heatmaps_write_the_given_texts():
     values = pd.DataFrame([[np.nan, 0.1], [0.1, np.nan]], ["a", "b"], ["a", "b"])
     text = pd.DataFrame([["", "0.100\n[0.0, 0.2]"], ["0.100\n[0.0, 0.2]", ""]],
@@ -335,9 +517,8 @@ def test_confidence_and_specialization_verdicts():
     theta = pd.DataFrame({"right model more confident (%)": [61.2, 70.4]})
     row = rm.confidence_verdict(inx, theta)
     assert "on 61-70% of the exactly-one-right images for the 2 pairs with R" in row[2]
-    assert row[3].startswith("yes for every pair")
-    theta.iloc[0, 0] = 49.0
-    assert rm.confidence_verdict(inx, theta)[3].startswith("no:")
+    # Above 50% is expected even for seed pairs, and these confidences are uncalibrated.
+    assert row[3].startswith("not testable on imported uncalibrated confidences")
     ranges = rm.RangeComparison(pd.DataFrame({
         "pair": ["R – S", "R – S", "R – V", "R – V"],
         "group": ["nature", "anthropogenic"] * 2, "difference": 0.0, "low": 0.0,

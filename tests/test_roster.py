@@ -6,7 +6,7 @@ import pytest
 
 from norep.errors import NorepError
 from norep.store import Store
-from norep.zoo.roster import BASE_LABEL, make_roster
+from norep.zoo.roster import BASE_LABEL, CONTROL_LABEL, DATA_ONLY_LABEL, SAME_SEED_LABEL, make_roster
 
 
 def test_categories_follow_the_chosen_base(synthetic_store):
@@ -65,3 +65,21 @@ def test_pair_category_and_group(synthetic_store):
         "framework", "category"]
     assert roster.pair_group("base", "reinit") == "Reinit"
     assert roster.names["base"] and "base" not in roster.members and "reinit" in roster.members
+
+
+def test_roles_outside_the_categories_keep_their_own_groups(synthetic_store):
+    n, classes = len(synthetic_store.labels()), len(synthetic_store.classes)
+    logits = np.zeros((n, classes), np.float32)
+    for model_id, role, data, seed in (("lesson", "same-seed", "train-A", 0), ("other-half", "data-only", "train-B", 9),
+                                       ("weaker", "accuracy-control", "train-A", 8)):
+        synthetic_store.add_model(model_id, {"architecture": "cnn", "objective": "cross-entropy",
+                                             "training_data": data, "seed": seed,
+                                             "hyperparameters": {"lr": 0.001}, "role": role}, {"logits": logits})
+    roster = make_roster(synthetic_store, "base", band=0.05)
+    assert roster.table.loc[["lesson", "other-half", "weaker"], "group"].tolist() == [
+        SAME_SEED_LABEL, DATA_ONLY_LABEL, CONTROL_LABEL]
+    # Their categories are still derived, but they are neither partners nor members.
+    assert roster.table.loc["other-half", "category"] == "Dataset"
+    assert not {"lesson", "other-half", "weaker"} & set(roster.partners + roster.members)
+    assert roster.role("data-only") == ["other-half"] and roster.controls == ["weaker"]
+    assert roster.pair_group("base", "lesson") == SAME_SEED_LABEL

@@ -10,11 +10,13 @@ import pytest
 import scipy.special
 import scipy.stats
 
+from norep.analysis.power import detectable_difference
 from norep.analysis.specialization import (
     category_trend,
     class_spread,
     confidence_angles,
     confident_right_share,
+    pair_mean,
     subdomain_differences,
     subdomain_differences_many,
 )
@@ -253,7 +255,7 @@ def test_class_spread_matches_a_loop():
     rng = np.random.default_rng(12)
     groups = rng.choice(["c", "a", "b", "d"], 400)
     correct = rng.random((3, 400)) < [[0.8], [0.6], [0.7]]
-    spread = class_spread(correct, groups, 1, [0, 2], n_boot=60, seed=2)
+    spread = class_spread(correct, groups, [(1, 0), (1, 2)], n_boot=60, seed=2)
 
     def naive(rows, m):
         differences = [correct[1][rows][groups[rows] == g].mean() - correct[m][rows][groups[rows] == g].mean()
@@ -283,3 +285,41 @@ def test_category_trend_by_hand():
     assert only.top == ["Architecture"] and float(only.contrast.estimate) == pytest.approx(2.0)
     alone = category_trend(categories, estimate, samples, np.array([1, 1, 0, 0, 0, 0], bool))
     assert alone.top == ["Reinit"] and alone.contrast is None and np.isnan(alone.rho)
+
+
+def test_pair_mean_against_a_naive_loop():
+    rng = np.random.default_rng(13)
+    samples = rng.normal(size=(30, 6))
+    samples[3, 1] = np.nan  # a resample without an example of its kind
+    weights = rng.integers(0, 3, size=(30, 6))
+    weights[5, [0, 2]] = 0  # both kept pairs drawn 0 times: that sample is NaN
+    mask = np.array([True, False, True, False, False, False])
+    estimate = rng.normal(size=6)
+    mean = pair_mean(estimate, samples, mask, weights, level=0.8)
+    expected = []
+    for b in range(30):
+        pairs = [p for p in np.flatnonzero(mask) if not np.isnan(samples[b, p])]
+        total = sum(weights[b, p] for p in pairs)
+        expected.append(sum(weights[b, p] * samples[b, p] for p in pairs) / total if total else np.nan)
+    np.testing.assert_allclose(mean.samples, expected)
+    assert float(mean.estimate) == pytest.approx(estimate[mask].mean())
+    assert (mean.low, mean.high) == pytest.approx(tuple(np.nanquantile(expected, [0.1, 0.9])))
+    unweighted = pair_mean(estimate, samples, ~mask)
+    np.testing.assert_allclose(unweighted.samples, np.nanmean(samples[:, ~mask], axis=1))
+
+
+def test_crossed_category_trend_by_hand():
+    categories = np.array(["Reinit", "Reinit", "Dataset", "Dataset", "Framework"], dtype=object)
+    estimate = np.array([1.0, 2.0, 4.0, 6.0, 9.0])
+    samples = np.array([estimate, estimate + 1])
+    weights = np.array([[2, 0, 1, 1, 1], [1, 1, 0, 2, 1]])  # partners redrawn within their category
+    trend = category_trend(categories, estimate, samples, np.ones(5, bool), weights=weights)
+    np.testing.assert_allclose(trend.means["Reinit"].samples, [1.0, 2.5])
+    np.testing.assert_allclose(trend.means["Dataset"].samples, [5.0, 7.0])
+    # Framework and Dataset against Reinit: the mean of their two means minus Reinit's
+    np.testing.assert_allclose(trend.contrast.samples, [(5.0 + 9.0) / 2 - 1.0, (7.0 + 10.0) / 2 - 2.5])
+    pooled = estimate[2:]
+    assert trend.detectable == pytest.approx(detectable_difference(np.std(pooled, ddof=1), 3,
+                                                                   np.std(estimate[:2], ddof=1), 2))
+    alone = category_trend(categories, estimate, samples, np.array([1, 0, 1, 1, 0], bool))
+    assert np.isnan(alone.detectable)  # one Reinit pair: no model-level spread on that side

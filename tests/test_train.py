@@ -28,9 +28,9 @@ dataset: fashion-mnist
 base: base
 target_accuracy: 0.7
 splits: {TINY_SPLITS}
-defaults: {{architecture: cnn, objective: cross-entropy, training_data: train-A, seed: 0}}
+defaults: {{architecture: cnn, objective: cross-entropy, training_data: train-A}}
 models:
-  - {{id: base, hyperparameters: {{epochs: 1, batch_size: 64}}}}
+  - {{id: base, seed: 0, hyperparameters: {{epochs: 1, batch_size: 64}}}}
 {models}
 """)
     return path
@@ -38,24 +38,31 @@ models:
 
 EVERY_RECIPE = """
   - {id: seed1, seed: 1, hyperparameters: {epochs: 1, batch_size: 64, augmentation: shift-flip}}
-  - {id: mlp, architecture: mlp, hyperparameters: {epochs: 1, batch_size: 64}}
-  - {id: resnet, architecture: timm-resnet, hyperparameters: {epochs: 1, batch_size: 64}}
-  - {id: vit, architecture: timm-vit, hyperparameters: {epochs: 1, batch_size: 64}}
-  - {id: convnext, architecture: timm-convnext, hyperparameters: {epochs: 1, batch_size: 64}}
-  - {id: distilled, objective: distillation, hyperparameters: {epochs: 1, batch_size: 64, teacher: base}}
-  - {id: simclr, objective: nt-xent, hyperparameters: {pretrain_epochs: 1, pretrain_batch_size: 128, epochs: 2}}
-  - {id: logreg, architecture: logistic-regression, hyperparameters: {max_iter: 50}}
-  - {id: forest, architecture: random-forest, objective: gini-impurity, hyperparameters: {n_estimators: 20}}
-  - {id: knn, architecture: k-nearest-neighbours, objective: nearest-neighbours}
-  - {id: svm, architecture: rbf-svm, objective: hinge, hyperparameters: {n_components: 200}}
-  - {id: other-half, training_data: train-B, hyperparameters: {epochs: 1, batch_size: 64}}
+  - {id: mlp, seed: 2, architecture: mlp, hyperparameters: {epochs: 1, batch_size: 64}}
+  - {id: mlp-deep, seed: 3, architecture: mlp-deep, hyperparameters: {epochs: 1, batch_size: 64}}
+  - {id: lenet, seed: 4, architecture: lenet, hyperparameters: {epochs: 1, batch_size: 64}}
+  - {id: resnet, seed: 5, architecture: timm-resnet, hyperparameters: {epochs: 1, batch_size: 64}}
+  - {id: vit, seed: 6, architecture: timm-vit, hyperparameters: {epochs: 1, batch_size: 64}}
+  - {id: convnext, seed: 7, architecture: timm-convnext, hyperparameters: {epochs: 1, batch_size: 64}}
+  - {id: distilled, seed: 8, objective: distillation, architecture: mlp,
+     hyperparameters: {epochs: 1, batch_size: 64, teacher: lenet}}
+  - {id: hinge, seed: 9, objective: hinge, hyperparameters: {epochs: 1, batch_size: 64}}
+  - {id: simclr, seed: 10, objective: nt-xent, hyperparameters: {pretrain_epochs: 1, pretrain_batch_size: 128, epochs: 2}}
+  - {id: logreg, seed: 11, architecture: logistic-regression, hyperparameters: {max_iter: 50}}
+  - {id: forest, seed: 12, architecture: random-forest, objective: gini-impurity, hyperparameters: {n_estimators: 20}}
+  - {id: knn, seed: 13, architecture: k-nearest-neighbours, objective: nearest-neighbours}
+  - {id: svm, seed: 14, architecture: rbf-svm, objective: hinge, hyperparameters: {n_components: 200}}
+  - {id: other-half, seed: 15, training_data: train-B, role: data-only, hyperparameters: {epochs: 1, batch_size: 64}}
+  - {id: same-seed, seed: 0, role: same-seed, hyperparameters: {epochs: 1, batch_size: 64, dropout: 0.2}}
+  - {id: control, seed: 16, role: accuracy-control,
+     hyperparameters: {epochs: 2, batch_size: 64, train_fraction: 0.25, checkpoint: final}}
 """
 
 
 def test_every_recipe_trains_into_the_store(tmp_path, fashion_mnist):
     store = train_zoo(tiny_spec(tmp_path, EVERY_RECIPE), tmp_path / "store")
     store.verify()
-    assert len(store.model_ids) == 13
+    assert len(store.model_ids) == 18
     models = store.models.set_index("model_id")
     labels = store.labels("test")
     for model_id in store.model_ids:
@@ -65,23 +72,33 @@ def test_every_recipe_trains_into_the_store(tmp_path, fashion_mnist):
         assert models.loc[model_id, "test_accuracy"] == pytest.approx(recomputed)
     # 600 training images and one epoch: the recipes must learn, not be good.
     assert models["test_accuracy"].mean() > 0.3
-    neural = ["base", "seed1", "mlp", "resnet", "vit", "convnext", "distilled", "simclr", "other-half"]
+    neural = ["base", "seed1", "mlp", "mlp-deep", "lenet", "resnet", "vit", "convnext", "distilled", "hinge",
+              "simclr", "other-half", "same-seed", "control"]
     assert all(store.has_array(m, "embeddings") for m in neural)
     assert not store.has_array("forest", "embeddings")
     assert models.loc["other-half", "category"] == "Dataset"
     assert models.loc["simclr", "category"] == "Framework"
     assert models.loc["logreg", "category"] == "Architecture"
+    assert models.loc["hinge", "category"] == "Framework"
+    assert models.loc[["other-half", "same-seed", "control"], "role"].tolist() == ["data-only", "same-seed",
+                                                                                 "accuracy-control"]
+    # The control trains to the end of its schedule on a quarter of the 600 images:
+    # two epochs of 3 batches of 64 (150 images), its last weights kept.
+    assert models.loc["control", "selected_step"] == models.loc["control", "total_steps"] == 6
+    assert pd.isna(models.loc["control", "target_accuracy"])
     assert pd.isna(models.loc["base", "category"])
     # Accuracy matching: the kept checkpoint is one of those evaluated, within the run.
     assert (models.loc[neural, "selected_step"] <= models.loc[neural, "total_steps"]).all()
 
 
 def test_checkpoint_nearest_the_target_is_kept(tmp_path, fashion_mnist):
-    spec = tiny_spec(tmp_path, "  - {id: low, hyperparameters: {epochs: 2, batch_size: 64, target_accuracy: 0.4}}")
+    spec = tiny_spec(tmp_path, "  - {id: low, seed: 1, hyperparameters: {epochs: 2, batch_size: 64, "
+                               "target_accuracy: 0.4, evals_per_epoch: 8}}")
     store = train_zoo(spec, tmp_path / "store")
     models = store.models.set_index("model_id")
-    # The low target stops early: a checkpoint before the end, nearer 0.4 than the base's.
-    assert models.loc["low", "selected_step"] < models.loc["low", "total_steps"]
+    # The low target is kept early, nearer 0.4 than the base's checkpoint; training stops
+    # at the first evaluation after it that is above the target and farther from it.
+    assert models.loc["low", "selected_step"] < models.loc["low", "trained_steps"] < models.loc["low", "total_steps"]
     assert abs(models.loc["low", "calibration_accuracy"] - 0.4) < abs(models.loc["base", "calibration_accuracy"] - 0.4)
     assert models.loc["low", "category"] == "Hyper-parameters"
 
@@ -113,7 +130,7 @@ RESUME_MODELS = """
   - {id: seed1, seed: 1, hyperparameters: {epochs: 1, batch_size: 32}}
   - {id: seed2, seed: 2, hyperparameters: {epochs: 1, batch_size: 32}}
   - {id: seed3, seed: 3, hyperparameters: {epochs: 1, batch_size: 32}}
-  - {id: mlp, architecture: mlp, hyperparameters: {epochs: 1, batch_size: 32}}
+  - {id: mlp, seed: 4, architecture: mlp, hyperparameters: {epochs: 1, batch_size: 32}}
 """
 
 
@@ -158,9 +175,9 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, fashion_mnist):
         assert len(lines) == 1 and lines[0].startswith("norep: error:") and fragment in lines[0], lines
 
     one_line_error(run_cli("zoo", "train", tmp_path / "none.yaml", "--store", tmp_path / "s"), "does not exist")
-    bad = tiny_spec(tmp_path, "  - {id: x, architecture: transformer-xl}", "bad.yaml")
+    bad = tiny_spec(tmp_path, "  - {id: x, seed: 1, architecture: transformer-xl}", "bad.yaml")
     one_line_error(run_cli("zoo", "train", bad, "--store", tmp_path / "s"), "unknown architecture 'transformer-xl'")
-    typo = tiny_spec(tmp_path, "  - {id: x, hyperparameters: {learning_rate: 0.1}}", "typo.yaml")
+    typo = tiny_spec(tmp_path, "  - {id: x, seed: 1, hyperparameters: {learning_rate: 0.1}}", "typo.yaml")
     one_line_error(run_cli("zoo", "train", typo, "--store", tmp_path / "s"), "unknown hyperparameter(s) ['learning_rate']")
     one_line_error(run_cli("zoo", "train", bad, "--store", tmp_path / "s", "--data", tmp_path),
                    "does not hold the four Fashion-MNIST IDX files")
@@ -181,6 +198,11 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, fashion_mnist):
 def test_ci_profile_trains_a_store_with_every_category(ci_store):
     models = ci_store.models
     assert set(models["category"].dropna()) == {"Reinit", "Hyper-parameters", "Architecture", "Framework", "Dataset"}
+    assert set(models["role"]) == {"member", "same-seed", "data-only", "accuracy-control"}
+    members = models[models["role"] == "member"]
+    assert members["category"].value_counts().min() >= 2
+    # Every model but the same-seed lesson trains from a seed of its own.
+    assert not models.loc[models["role"] != "same-seed", "seed"].duplicated().any()
     base = models.set_index("model_id").loc["cnn-seed0"]
     assert base["test_accuracy"] > 0.8
     ci_store.verify()

@@ -30,6 +30,8 @@ imagenet_x_store = "runs/imagenet-x"  # ImageNet-X store, relative to the book's
 imagenet_x_source = "../shared/data/imagenet-x"  # its CSV files; None downloads them
 model_vs_human_store = "runs/model-vs-human"  # parent of one store per image set
 model_vs_human_source = "../shared/data/model-vs-human"  # its CSVs; None downloads
+model_vs_human_base = "resnet50"  # base of the model-vs-human category means
+no_answer = "error"  # a human's "na" trial: "error" (model-vs-human's rule) or "drop"
 reference = "ResNet50"  # the model the others are compared with (the paper's base)
 seed = 0  # seed of the bootstrap
 n_bootstrap = 1000  # bootstrap samples for every interval
@@ -194,6 +196,13 @@ rm.part_summary(inx, parts)
 # that is less confident overall shifts both histograms of its pairs, so the share of
 # images on which the right model is the more confident one is the summary read
 # here, not the position of either histogram alone.
+#
+# That share does not test the claim here. A model is more confident when it is
+# right, so the share exceeds 50% even for two seeds of one recipe (the
+# specialization chapter measures it); the claim is that it grows with divergence, a
+# difference from Reinit pairs. ImageNet-X has no Reinit pair, and its top-1
+# probabilities cannot be temperature-scaled: the closing table marks Figure 3 "not
+# testable" on these imported, uncalibrated confidences.
 
 # %%
 angles = rm.theta_angles(inx)
@@ -209,7 +218,13 @@ theta.round(1)
 # Each model-vs-human image set is its own store: its examples are (condition,
 # image) pairs, its observers the models and the human subjects who classified the
 # images into 16 classes. For every pair of observers, error consistency kappa is
-# computed on the examples **both answered** (humans sometimes gave no answer).
+# computed on the examples **both saw**.
+#
+# Humans sometimes gave no answer in time (the response `na`). As in model-vs-human's
+# own analyses (`is_correct = object_response == category`), such a trial counts as
+# an **error** by default, in accuracies and in kappa, so that the human figures here
+# compare with model-vs-human's published ones (`no_answer = "error"`, see
+# `rm.NO_ANSWER_RULES`); the other choice, dropping those trials, is shown once below.
 #
 # Kappa is computed **within each condition** (for example each contrast level) and
 # then averaged over the conditions of the set (model-vs-human, too, measures it
@@ -218,12 +233,13 @@ theta.round(1)
 # easiest. A condition in which both members of a pair are always right (or always
 # wrong) gives no kappa and is left out of that pair's average. Pairs are then
 # grouped into **model-vs-model**, **human-vs-human** and **model-vs-human**, and
-# each group's mean kappa is reported with a 95% bootstrap interval that resamples
+# each group's mean kappa is reported with a 95% bootstrap interval that redraws the
+# observers of each kind (models among models, humans among humans) and resamples
 # the examples within each condition.
 
 # %%
 mvh = rm.open_model_vs_human(model_vs_human_store, model_vs_human_source,
-                             n_bootstrap, seed)
+                             n_bootstrap, seed, no_answer)
 mvh.table()
 
 # %%
@@ -233,20 +249,53 @@ figure = plots.consistency_by_set(mvh.consistency, rm.LEVEL)
 mvh.text()
 
 # %% [markdown]
+# ### No answer: an error, or a missing trial?
+#
+# The other rule leaves a human's `na` trials out, like images the observer never
+# saw. Set by set, both rules side by side (estimates; the human accuracy is the
+# mean over the set's observers, kappas the mean over its pairs):
+
+# %%
+effect = rm.no_answer_effect(model_vs_human_store)
+effect.round(3)
+
+# %%
+rm.no_answer_text(effect)
+
+# %% [markdown]
 # The nine models of model-vs-human span three divergence categories among
 # themselves, as model-vs-human documents them: a supervised ResNet-50 and BagNet-33
 # differ in architecture, SimCLR on a ResNet-50 in its objective, and six SWAG
 # models (weakly supervised on Instagram hashtags, then fine-tuned on ImageNet) in
 # their training data from the ImageNet-1k models and in architecture among
-# themselves. Their pairs, by category, with the mean kappa over the sets and the
-# mean accuracy gap of the pairs beside it (accuracies differ widely out of
-# distribution); then only the (set, pair) combinations whose two accuracies are
-# within `matched_gap` of each other:
+# themselves.
+#
+# As in the paper, the pairs are first those with one base, `model_vs_human_base`
+# (by default ResNet-50, whose Architecture partner is BagNet, its Framework partner
+# SimCLR, and its Dataset partners the six SWAG models). Each pair's kappa (within
+# conditions, as above, where `norep pairs` pools them) is averaged over the sets,
+# then over the pairs of each category. The intervals redraw the partners within
+# their category and resample the images: a category with a single model has no
+# model variance to measure, and the table says so. Beside them, every pair of
+# models (the models redrawn within their training data). Each view is shown over
+# every set, then over the (set, pair)s whose two accuracies are within
+# `matched_gap` of each other (accuracies differ widely out of distribution):
 
 # %%
 matched_gap = 0.05  # accuracy-matched: the two accuracies differ by at most this
-kappas = mvh.by_category(matched_gap)
-rm.category_view(kappas)
+kappas = mvh.by_category(model_vs_human_base, matched_gap)
+kappas.view()
+
+# %% [markdown]
+# The verdict is read on the paper's design, the base pairs, with the book's one
+# rule (`norep.analysis.verdicts.contrast_verdict`): "yes" only when the interval
+# of the most minus the least divergent category, with model variance, excludes 0
+# in the expected direction (kappa falling); the order of the means is beside it. A
+# category with a single model gives its contrasts no such interval: they read
+# "cannot tell at this size".
+
+# %%
+kappas.verdicts()
 
 # %% [markdown]
 # ## Paper vs this book

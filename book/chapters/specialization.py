@@ -66,9 +66,15 @@ zoo.intro()
 # examples, the share on which the model that is right is also the more confident one
 # (theta on its side of 45°). Calibrated models are more confident when they are
 # right, so the share is above 50% even for two seeds of one recipe; the paper's
-# claim is that it grows as methods diverge. Its intervals come from a paired
-# bootstrap over test examples, the same resamples for every pair, so differences
-# between pairs and between categories get intervals too.
+# claim is that it grows as methods diverge.
+#
+# Two kinds of interval appear below. A **pair's** interval comes from a paired
+# bootstrap over the test examples (the same resamples for every pair): it says how
+# precisely this store measures that pair, and nothing about other models. A
+# **category's** mean, and a difference between categories, gets a **crossed**
+# interval: every bootstrap sample also redraws the partners within their category
+# (with replacement), so the interval includes which models happened to be trained,
+# the larger source of variation when a category has a handful of models.
 
 # %%
 angles = chapter.pair_thetas(zoo, temperature_scaling)
@@ -79,11 +85,13 @@ angles.note(zoo)
 # ## Three example pairs (the paper's Figure 3)
 #
 # The paper shows a Reinit pair, an Architecture pair and a Dataset pair. Unless the
-# parameters name the partners, this chapter picks, for each, the first partner of
+# parameters name the partners, this chapter picks, for each, the first member of
 # that category (in store order) that lies in the accuracy band, else the first of
 # the category at all; for the divergent pair, a Dataset partner first, then a
-# Framework partner. Accuracy controls are never picked: they are the reference, not
-# an example.
+# Framework partner. Accuracy controls and models of the other roles are never
+# picked. The band is decided on the calibration split, so no example pair is chosen
+# by what it shows on test; each is one draw of its kind, and the verdicts below rest
+# on all pairs, not on these.
 
 # %%
 examples = chapter.example_partners(zoo, angles, reinit_partner, architecture_partner,
@@ -98,34 +106,53 @@ chapter.missing_note(examples)
 # %% [markdown]
 # ## Every pair, and accuracy-matched pairs
 #
-# The confident-right share of every pair with the base, grouped by category. Hollow
-# markers are partners outside the accuracy band; gray ones are accuracy controls, the
-# base recipe stopped at a lower accuracy, whose pairs show what a gap in strength
-# alone does to the share.
+# The confident-right share of every pair with the base, grouped by category, with
+# its interval over the test examples. Hollow markers are partners outside the
+# accuracy band; gray ones are accuracy controls, the base's recipe made weaker, whose
+# pairs show what a gap in strength alone does to the share.
 
 # %%
 figure = pair_effects(
     chapter.effects_order(shares),
     "confident-right share (%): the right model is the more confident one",
     reference=50,
-    title=f"pairs with {zoo.names[base]}: {chapter.LEVEL:.0%} paired bootstrap "
-    "intervals",
+    title=f"pairs with {zoo.names[base]}: {chapter.LEVEL:.0%} intervals over test "
+    "examples",
 )
 
 # %% [markdown]
-# Per category: the mean share over the category's pairs, over all of them and over
-# those in the band, with intervals from the same bootstrap resamples. The trend is
-# read two ways: Spearman's rank correlation between the category's level (Reinit = 1
-# ... Dataset = 5) and the pair's share, and the **contrast**: the mean over the most
-# divergent pairs (Dataset and Framework; the highest level present when there are
-# none) minus the mean over the Reinit pairs, with its interval. The accuracy
-# controls are listed apart: they are what a gap in strength alone gives.
+# Per category: the mean share over the category's member pairs, over all of them and
+# over those in the band, with crossed intervals. The trend is read two ways:
+# Spearman's rank correlation between the category's level (Reinit = 1 ... Dataset =
+# 5) and the pair's share, and the **contrast**: the mean over the most divergent
+# pairs (Dataset and Framework; the highest level present when there are none) minus
+# the mean over the Reinit pairs, with its crossed interval and the smallest contrast
+# the store could detect with 80% power given its numbers of models and their spread.
+# A contrast is "yes" only when its crossed interval lies above 0; an interval that
+# includes 0 says "cannot tell at this size" (the paper gives no size for it). The
+# accuracy controls and models of the other roles are listed apart, each with its
+# interval over the examples.
 
 # %%
 share_trend = shares.trend()
 display(share_trend.summary.rename(
     columns=lambda c: c.replace("mean", "mean share (%)")))
 share_trend.text("Trend of the confident-right share with divergence.")
+
+# %% [markdown]
+# ### Every model of the base's recipe as the base
+#
+# The base is one seed of its recipe; another seed would pair differently with every
+# partner. The same summaries, with each model of the base's recipe (the base and its
+# Reinit partners) in turn as the base, each with its own band around its own
+# calibration accuracy: the category means over all pairs, and the contrast over all
+# pairs and in the band, with crossed intervals; the last row gives the range across
+# bases.
+
+# %%
+bases = chapter.every_base(zoo, angles, n_bootstrap, seed)
+display(bases.table("share"))
+bases.text("share")
 
 # %% [markdown]
 # ## Who wins where (the paper's Figure 4)
@@ -164,10 +191,10 @@ else:
 # of the per-class accuracy differences (in points). A pair whose models are equally
 # good everywhere has a spread near the sampling noise; a pair whose models each lead
 # on their own classes has a large one. Two seeds of one recipe have no
-# methodological reason to specialize, so the Reinit pairs' spread is the floor. The
-# spread gets its interval from the same paired bootstrap as above (per-class sums on
-# shared resamples of the test examples; an example a model did not answer counts as
-# wrong here).
+# methodological reason to specialize, so the Reinit pairs' spread is the floor. A
+# pair's spread gets its interval from the paired bootstrap over the test examples
+# (per-class sums on shared resamples; an example a model did not answer counts as
+# wrong here); the category means below get crossed intervals, as for the share.
 
 # %%
 spreads = chapter.class_spreads(zoo, partners, n_bootstrap, seed)
@@ -180,13 +207,44 @@ display(spread_trend.summary.rename(
 spread_trend.text("Trend of the class spread with divergence.")
 
 # %% [markdown]
+# The same with each model of the base's recipe as the base:
+
+# %%
+display(bases.table("spread"))
+bases.text("spread")
+
+# %% [markdown]
+# ### All pairs of a kind against all seed pairs
+#
+# The example pair above is one draw: one model of the base's recipe and one partner.
+# Whether its kind differs by class more than seeds do is a question about all such
+# pairs. Here every model of the base's recipe is paired with every model of each kind
+# (each category above Reinit, and the base's recipe on other data where the store
+# has it), and the kind's mean class spread is set against the mean over the **seed
+# pairs**, the pairs among the models of the base's recipe. Each crossed bootstrap
+# sample redraws the recipe's models and each kind's models with replacement (a pair
+# counts as often as both its models are drawn) and the test examples. The example
+# pair is ringed in the figure.
+
+# %%
+kinds = chapter.kinds_versus_seeds(zoo, n_bootstrap, seed)
+divergent = examples["Dataset or Framework"]
+if kinds is None:
+    display(Markdown("The base's recipe has one model here: no seed pair."))
+else:
+    showcased = None if divergent is None else (base, divergent)
+    figure = kinds.figure(showcased)
+    display(kinds.table())
+
+# %% [markdown]
 # ## Paper vs this book
 #
 # Each row: the paper's claim and number, what this store gives, and whether it
-# reproduces, decided from the intervals above: a difference "holds" when its 95%
-# interval lies above zero, and a claim about divergence is read at matched accuracy
-# (pairs in the band) first.
+# reproduces, decided by the book's one rule on the crossed intervals above: "yes"
+# when the interval lies above zero, "no" when it lies below, else "cannot tell at
+# this size", with the detectable difference beside it. A claim about divergence is
+# read at matched accuracy (pairs in the band) when the band has a contrast; the Fig 4
+# claim is read on all pairs of the example pair's kind against all seed pairs.
 
 # %%
-paper_vs_book(chapter.paper_rows(zoo, shares, spreads, wins,
-                                 examples["Dataset or Framework"]))
+paper_vs_book(chapter.paper_rows(zoo, shares, spreads, wins, kinds, divergent))

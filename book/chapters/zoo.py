@@ -26,6 +26,7 @@ n_bootstrap = 1000  # bootstrap samples for the accuracy intervals
 # %% tags=["hide-input"]
 from norep.book.chapter import open_zoo, paper_vs_book
 from norep.book.chapters.zoo import (
+    band_gaps,
     band_sentence,
     category_counts,
     methodology_table,
@@ -45,15 +46,37 @@ zoo.intro()
 # training data, seed and hyper-parameters. Its category is derived from these fields
 # relative to the base, never written by hand: the two methodologies are compared
 # field by field, from the training data down to the seed, and the first field that
-# differs names the category. Models whose role is *accuracy-control* follow the base
-# recipe but stop at a lower accuracy: they separate "weaker" from "trained
-# differently" in later chapters. (Stores of imported predictions have no roles: all
-# their models are members.) A model whose category cannot be decided stops the
+# differs names the category. A model whose category cannot be decided stops the
 # chapter: its methodology is incomplete.
+#
+# The mini zoo (`zoos/fashion_mnist.yaml`) is designed so that its categories measure
+# methodology, not an accident of how it was trained:
+#
+# - **Independent seeds.** Every model trains from its own seed: its own initial
+#   weights and its own order of training examples. A model that shared the base's
+#   seed would start where the base started and err more like it than its recipe
+#   explains; the spec is rejected if a model shares a seed without saying so.
+# - **Nested divergence**, as in the paper's zoo, where CLIP differs from ResNet-50 in
+#   data, objective, architecture and recipe at once: a model differs from the base in
+#   its category's field and, usually, in the fields below it. The Framework members
+#   span several architectures (a CNN, an MLP, LeNet-5, a forest, a kernel machine);
+#   the Dataset members train on the other half of the training set *and* change the
+#   architecture or objective. No member is distilled from the base itself.
+# - **Roles kept out of the categories.** *Same seed* models are hyper-parameter
+#   variants started from the base's seed on purpose: a lesson, shown beside their
+#   independent-seed twins in the error-inconsistency chapter. *Data only* models are
+#   the base's recipe on the other half and nothing else, reported on their own
+#   between Reinit and Dataset. *Accuracy controls* are the base's recipe family made
+#   weaker (less data, a shorter schedule), each trained to the end of its schedule
+#   from its own seed: they separate "weaker" from "trained differently". (Stores of
+#   imported predictions have no roles: all their models are members.)
+#
+# The column "differs from the base in" lists every field that differs; the first
+# one names the category.
 
 # %%
 models = zoo_models(zoo)
-methodology_table(models)
+methodology_table(zoo, models)
 
 # %% [markdown]
 # ## Accuracy against the band
@@ -82,10 +105,18 @@ band_sentence(zoo, accuracy)
 figure = accuracy_band(accuracy, band)
 
 # %% [markdown]
+# The band is decided on the calibration split, but the chapters measure on the test
+# split. Each partner in the band, with its gap to the base on both splits (points):
+# a partner inside the band may still be a point away on test.
+
+# %%
+band_gaps(zoo, accuracy)
+
+# %% [markdown]
 # ## Counts per category
 #
-# Members by category, how many of them are in the band, and the accuracy controls
-# (counted apart: they are weaker on purpose).
+# Members by category and how many of them are in the band; the models of the other
+# roles are counted apart, under the category their methodology falls in.
 
 # %%
 category_counts(accuracy)

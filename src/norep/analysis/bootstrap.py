@@ -6,6 +6,12 @@ on the seed, the number of samples B and M, so two computations with the same se
 the same resamples, and differences between their statistics get intervals too (a
 paired bootstrap). Sums over examples are matrix products :math:`w \, \mathrm{values}`.
 
+The examples are not the only source of variation: which model happened to be trained
+is another. :func:`model_weights` redraws the models of each category with replacement
+(independently of the examples), and :func:`pair_weights` turns those draws into the
+weight of every pair, so that a category mean over pairs gets a **crossed** interval,
+with model and example variance together.
+
 Example:
     >>> values = np.ones((4, 1))
     >>> bootstrap_sums(values, n_boot=3)[:, 0].tolist()
@@ -14,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +111,75 @@ def group_sums(weights: np.ndarray, sorted_values: np.ndarray, starts: np.ndarra
     for group, (low, high) in enumerate(zip(starts[:-1], starts[1:])):
         np.matmul(weights[:, low:high], sorted_values[low:high], out=sums[:, group])
     return sums
+
+
+def model_weights(strata: Sequence[object], n_boot: int = 1000, seed: int = 0) -> np.ndarray:
+    """Multiplicities of models when each stratum's models are redrawn with replacement.
+
+    The draws are independent of the example resamples of the same seed (they use
+    another stream of it). A model whose stratum is None (the base) is never redrawn: its
+    weight is always 1.
+
+    Args:
+        strata: The stratum of each model (e.g. its category), shape (N,).
+        n_boot: Number of bootstrap samples B.
+        seed: Seed of the resampling.
+
+    Returns:
+        Shape (B, N): how often sample b draws model n.
+
+    Example:
+        >>> w = model_weights(["Reinit", "Reinit", None], n_boot=4, seed=0)
+        >>> w[:, :2].sum(axis=1).tolist(), w[:, 2].tolist()
+        ([2, 2, 2, 2], [1, 1, 1, 1])
+    """
+    rng = np.random.default_rng([seed, 1])
+    strata = list(strata)
+    weights = np.ones((n_boot, len(strata)), dtype=np.int64)
+    for stratum in dict.fromkeys(s for s in strata if s is not None):
+        members = np.flatnonzero([s == stratum for s in strata])
+        draws = rng.integers(0, len(members), size=(n_boot, len(members)))
+        counts = (draws[:, :, None] == np.arange(len(members))).sum(axis=1)
+        weights[:, members] = counts
+    return weights
+
+
+def pair_weights(weights: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Weight of each pair of models in each sample: the product of the two models' draws.
+
+    A pair counts once for every way of drawing its two models, so the pairs with a base
+    (weight 1) count as often as their partner is drawn, and pairs among members as often
+    as both are.
+
+    Args:
+        weights: Model multiplicities, shape (B, N), from :func:`model_weights`.
+        first, second: Index of each pair's two models, shape (P,).
+
+    Returns:
+        Shape (B, P).
+
+    Example:
+        >>> pair_weights(np.array([[2, 0, 1]]), np.array([2, 0]), np.array([0, 1])).tolist()
+        [[2, 0]]
+    """
+    return weights[:, np.asarray(first)] * weights[:, np.asarray(second)]
+
+
+def weighted_means(samples: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per sample, the weighted mean over pairs (NaN when every weight is 0).
+
+    Args:
+        samples: Pair values on each sample, shape (B, P); NaN values count as missing.
+        weights: Pair weights, shape (B, P).
+
+    Returns:
+        Shape (B,).
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    weights = np.where(np.isnan(samples), 0.0, weights)
+    total = weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (weights * np.nan_to_num(samples)).sum(axis=1) / total, np.nan)
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,28 @@ highest non-label scores; only the cases this does not decide are summed densely
 all classes. Sums are taken in the scores' own dtype, as a dense ensemble would, and
 rounding is monotone, so the result equals dense averaging exactly.
 
+Why improvement follows error inconsistency (the paper's Fig. 2 left) is an identity.
+Of a pair's M examples, :math:`n_{11}` both members get right and D exactly one (the
+error inconsistency is :math:`\mathrm{EI} = D / M`). The ensemble gets right
+:math:`n_{11} - L` of the first (L: **losses**), C of the second (the conversion rate is
+:math:`c = C / D`) and R of those both members get wrong (**rescues**). The members'
+mean accuracy is :math:`(2 n_{11} + D) / 2M`, so
+
+.. math::
+
+    \mathrm{improvement} = \frac{n_{11} - L + C + R}{M} - \frac{2 n_{11} + D}{2M}
+    = \mathrm{EI}\,(c - \tfrac12) + \frac{R}{M} - \frac{L}{M}.
+
+The gain over member a alone adds :math:`-(\mathrm{acc}_a - \mathrm{acc}_b) / 2`. For the
+probability average of two members L is 0 but for rounding ties: when both members'
+top class is the label, so is the top class of their sum.
+:func:`improvement_decomposition` returns these terms for every pair.
+
 Greedy growth (the paper's Fig. 5): from an anchor, add the candidate that most raises
-the ensemble's accuracy on the **calibration** split, until ``max_size`` members; the
-test split is only read to report each step's accuracy.
+the ensemble's accuracy on the **calibration** split, without replacement (a member is
+added once), until ``max_size`` members or no candidate is left; a step is taken even
+when it lowers the calibration accuracy. The test split is only read to report each
+step's accuracy.
 
 Example:
     >>> scores = np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.3, 0.7], [0.45, 0.55]]], np.float32)
@@ -45,6 +64,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 _RANK_BLOCK = 2048  # rows ranked at a time: a block stays in the CPU cache
 
@@ -185,9 +205,79 @@ def _candidates(scores: np.ndarray, labels: np.ndarray, a: int, b: np.ndarray, e
     return beaten, total > top_score[a, examples, k] + top_score[b, examples, k]
 
 
+DECOMPOSITION_COLUMNS = ("error_inconsistency", "conversion_rate", "disagreement_term", "rescues", "losses",
+                         "improvement")
+"""Columns of :func:`improvement_decomposition` (fractions of the examples; the rate a share)."""
+
+
+def improvement_decomposition(right_a: np.ndarray, right_b: np.ndarray, ensemble_right: np.ndarray) -> pd.DataFrame:
+    r"""Split each pair's relative ensemble improvement into its exact terms.
+
+    ``improvement = disagreement_term + rescues - losses`` with ``disagreement_term =
+    error_inconsistency * (conversion_rate - 1/2)`` (0 when the members never disagree);
+    see the module docstring for the derivation.
+
+    Args:
+        right_a: Correctness of each pair's first member, shape (P, M) (or (M,) for one pair).
+        right_b: Correctness of each pair's second member, same shape.
+        ensemble_right: Correctness of each pair's ensemble, same shape.
+
+    Returns:
+        One row per pair with :data:`DECOMPOSITION_COLUMNS`: ``rescues`` is the share of
+        examples both members get wrong and the ensemble right, ``losses`` the share both
+        get right and the ensemble wrong, ``improvement`` the ensemble's accuracy minus
+        the members' mean accuracy; ``conversion_rate`` is NaN without disagreement.
+
+    Example:
+        >>> a, b = np.array([1, 1, 0, 0], bool), np.array([1, 0, 1, 0], bool)
+        >>> terms = improvement_decomposition(a, b, np.array([1, 1, 0, 1], bool))
+        >>> terms.iloc[0].round(3).tolist()
+        [0.5, 0.5, 0.0, 0.25, 0.0, 0.25]
+    """
+    a, b, ensemble = (np.atleast_2d(np.asarray(x, dtype=bool)) for x in (right_a, right_b, ensemble_right))
+    if not a.shape == b.shape == ensemble.shape:
+        raise ValueError(f"correctness arrays of different shapes: {a.shape}, {b.shape}, {ensemble.shape}")
+    n_examples = a.shape[1]
+    one_right = a != b
+    disagreement = one_right.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conversion = (ensemble & one_right).sum(axis=1) / disagreement
+    error_inconsistency = disagreement / n_examples
+    return pd.DataFrame({
+        "error_inconsistency": error_inconsistency,
+        "conversion_rate": conversion,
+        "disagreement_term": np.where(disagreement > 0, error_inconsistency * (conversion - 0.5), 0.0),
+        "rescues": (ensemble & ~a & ~b).sum(axis=1) / n_examples,
+        "losses": (~ensemble & a & b).sum(axis=1) / n_examples,
+        "improvement": ensemble.mean(axis=1) - (a.mean(axis=1) + b.mean(axis=1)) / 2,
+    }, columns=list(DECOMPOSITION_COLUMNS))
+
+
+def pair_ensemble_correctness(scores: np.ndarray, labels: np.ndarray, first: np.ndarray,
+                              second: np.ndarray) -> np.ndarray:
+    """Correctness of the two-member ensemble of each listed pair, example by example.
+
+    Args:
+        scores: Every model's scores, shape (N, M, C).
+        labels: True labels, shape (M,).
+        first, second: Index of each pair's two models, shape (P,).
+
+    Returns:
+        Shape (P, M), boolean; the same argmax as :func:`ensemble_predictions`.
+    """
+    right = np.zeros((len(first), len(labels)), dtype=bool)
+    for pair, (a, b) in enumerate(zip(first, second)):
+        right[pair] = ensemble_predictions(scores[[a, b]]) == labels
+    return right
+
+
 def greedy_selection(scores: np.ndarray, labels: np.ndarray, anchor: int, candidates: list[int],
                      max_size: int) -> tuple[list[int], list[float]]:
     """Grow an ensemble from ``anchor`` by the candidate that most raises its accuracy.
+
+    Candidates are added without replacement (each at most once), one per step, the
+    best even when it lowers the accuracy; the growth stops at ``max_size`` members or
+    when no candidate is left.
 
     Args:
         scores: Scores on the selection split, shape (N, M, C).

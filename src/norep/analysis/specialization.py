@@ -29,9 +29,12 @@ draws the resamples once and gives the same numbers as pair-by-pair calls.
 
 The chapter's summaries of a base against its partners: :func:`confident_right_share`
 (the share of the exactly-one-right examples on which the right model is the more
-confident, with paired bootstrap intervals), :func:`class_spread` (how unevenly two
-models' accuracies differ across classes) and :func:`category_trend` (category means of
-a pair value and its trend with divergence).
+confident, with paired bootstrap intervals), :func:`class_spread` (how unevenly the two
+models of a pair differ across classes), :func:`pair_mean` (the mean over a set of
+pairs) and :func:`category_trend` (category means of a pair value and its trend with
+divergence). Per-pair intervals resample the test examples only; means over pairs get
+**crossed** intervals when given pair weights from redrawn models
+(:func:`norep.analysis.bootstrap.model_weights`), with model and example variance.
 
 Example:
     >>> rows, theta, a_right = confidence_angles(
@@ -56,7 +59,9 @@ from norep.analysis.bootstrap import (
     nanquantile,
     percentile_interval,
     stored_weights,
+    weighted_means,
 )
+from norep.analysis.power import detectable_difference
 from norep.zoo import CATEGORIES
 
 
@@ -276,43 +281,74 @@ def confident_right_share(exactly_one: np.ndarray, confident_right: np.ndarray, 
         return percentile_interval(100 * sums[1::2] / sums[0::2], share_samples, level)
 
 
-def class_spread(correct: np.ndarray, groups: np.ndarray, reference: int, others: list[int],
-                 n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> Interval:
-    """Spread across groups of the accuracy difference reference minus other, in points.
+def class_spread(correct: np.ndarray, groups: np.ndarray, pairs: np.ndarray, n_boot: int = 1000,
+                 seed: int = 0, level: float = 0.95) -> Interval:
+    """Spread across groups of the accuracy difference of each pair (a, b), in points.
 
     The spread of a pair is the standard deviation (ddof 1), across the groups (e.g. the
-    classes), of the per-group accuracy differences, times 100. Bootstrap samples come
-    from the same resamples of the examples for every pair.
+    classes), of the per-group accuracy differences acc_a - acc_b, times 100. Bootstrap
+    samples come from the same resamples of the examples for every pair.
 
     Args:
         correct: Whether each model is right, shape (N, M) (False where it did not answer).
         groups: The group of each example (any sortable values), shape (M,).
-        reference: Row of the reference model (the base).
-        others: Rows of the models it is compared with.
+        pairs: Model index pairs (a, b), shape (P, 2).
         n_boot: Number of bootstrap samples.
         seed: Seed of the resampling.
         level: Coverage of the intervals.
 
     Returns:
-        The spread per other model, shape (P,), with intervals and samples (B, P).
+        The spread per pair, shape (P,), with intervals and samples (B, P).
 
     Example:
         >>> correct = np.array([[1] * 20 + [0] * 20, [1, 0] * 20], bool)
-        >>> spread = class_spread(correct, np.repeat(["x", "y"], 20), 0, [1], n_boot=5)
+        >>> spread = class_spread(correct, np.repeat(["x", "y"], 20), [(0, 1)], n_boot=5)
         >>> round(float(spread.estimate[0]), 2)   # differences +50 and -50 points
         70.71
     """
     correct = np.asarray(correct, dtype=np.float64)
+    first, second = np.asarray(pairs, dtype=int).reshape(-1, 2).T
     codes, _ = pd.factorize(np.asarray(groups), sort=True)
     values = np.column_stack([np.ones(len(codes)), correct.T])
     sums = bootstrap_sums(values, n_boot, seed, groups=codes)  # (B, groups, 1 + N)
     full = np.stack([np.bincount(codes, weights=v, minlength=sums.shape[1]) for v in values.T], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        estimate = np.array([100 * np.std((full[:, 1 + reference] - full[:, 1 + m]) / full[:, 0], ddof=1)
-                             for m in others])
-        samples = np.stack([100 * np.nanstd((sums[..., 1 + reference] - sums[..., 1 + m]) / sums[..., 0],
-                                            axis=1, ddof=1) for m in others], axis=1)
+        estimate = 100 * np.std((full[:, 1 + first] - full[:, 1 + second]) / full[:, :1], axis=0, ddof=1)
+        samples = 100 * np.nanstd((sums[..., 1 + first] - sums[..., 1 + second]) / sums[..., :1], axis=1, ddof=1)
     return percentile_interval(estimate, samples, level)
+
+
+def pair_mean(estimate: np.ndarray, samples: np.ndarray, mask: np.ndarray, weights: np.ndarray | None = None,
+              level: float = 0.95) -> Interval:
+    """The mean of a pair value over some pairs, with its interval.
+
+    Without ``weights`` every sample averages the pairs alike: the interval holds the
+    example variance only. With pair weights from redrawn models (see
+    :func:`norep.analysis.bootstrap.pair_weights`), sample b averages the pairs with
+    weights ``weights[b]``: the interval is crossed, with model and example variance.
+    A sample whose pairs all weigh 0, or are NaN, is NaN and ignored.
+
+    Args:
+        estimate: The value of each pair, shape (P,).
+        samples: Its bootstrap values on shared example resamples, shape (B, P).
+        mask: The pairs to average, shape (P,).
+        weights: Optional pair weights, shape (B, P).
+        level: Coverage of the interval.
+
+    Returns:
+        The mean, its interval and its samples (B,).
+
+    Example:
+        >>> mean = pair_mean(np.array([1.0, 3.0]), np.array([[1.0, 3.0], [1.0, 3.0]]), np.ones(2, bool),
+        ...                  np.array([[2, 0], [1, 1]]))
+        >>> float(mean.estimate), mean.samples.tolist()
+        (2.0, [1.0, 2.0])
+    """
+    mask = np.asarray(mask, dtype=bool)
+    estimate, samples = np.asarray(estimate, dtype=np.float64), np.asarray(samples, dtype=np.float64)
+    weights = np.ones(samples.shape) if weights is None else np.asarray(weights)
+    draws = weighted_means(samples[:, mask], weights[:, mask])
+    return percentile_interval(np.asarray(estimate[mask].mean()), draws, level)
 
 
 @dataclass(frozen=True)
@@ -321,7 +357,8 @@ class CategoryTrend:
 
     Attributes:
         means: Per category present (Reinit to Dataset): the mean over its pairs, with a
-            percentile interval of the mean on every resample (NaN samples ignored).
+            percentile interval of the mean on every sample (see :func:`pair_mean`:
+            crossed when the trend was given model weights).
         pairs: Per category, the number of pairs averaged.
         n: Pairs with a category in the set.
         rho: Spearman's rho between the category's level (Reinit = 1 ... Dataset = 5)
@@ -330,6 +367,10 @@ class CategoryTrend:
             present), else the highest one.
         contrast: Mean over ``top`` minus the Reinit mean, with its interval; None
             without Reinit pairs or when Reinit is the top.
+        detectable: The smallest contrast detectable at 80% power with these numbers of
+            pairs (one model each) and the spread of their values
+            (:func:`norep.analysis.power.detectable_difference`; the ``top`` pairs pooled);
+            NaN without a contrast or with fewer than 2 pairs on a side.
     """
 
     means: dict[str, Interval]
@@ -338,10 +379,11 @@ class CategoryTrend:
     rho: float
     top: list[str]
     contrast: Interval | None
+    detectable: float = float("nan")
 
 
 def category_trend(categories: np.ndarray, estimate: np.ndarray, samples: np.ndarray, keep: np.ndarray,
-                   level: float = 0.95) -> CategoryTrend:
+                   level: float = 0.95, weights: np.ndarray | None = None) -> CategoryTrend:
     """Mean of a pair value per divergence category and its trend with divergence.
 
     Args:
@@ -350,6 +392,8 @@ def category_trend(categories: np.ndarray, estimate: np.ndarray, samples: np.nda
         samples: Its bootstrap values on shared resamples, shape (B, P).
         keep: Which pairs count (e.g. in the band and not an accuracy control), shape (P,).
         level: Coverage of the intervals.
+        weights: Optional pair weights from redrawn models, shape (B, P): the means and
+            the contrast then get crossed intervals (see :func:`pair_mean`).
 
     Returns:
         The category means and the trend.
@@ -363,22 +407,21 @@ def category_trend(categories: np.ndarray, estimate: np.ndarray, samples: np.nda
     categories = np.asarray(categories, dtype=object)
     estimate, samples = np.asarray(estimate, dtype=np.float64), np.asarray(samples, dtype=np.float64)
     keep = np.asarray(keep, dtype=bool)
-    tail = (1 - level) / 2
-    means, pairs = {}, {}
-    for c in CATEGORIES:
-        mask = keep & (categories == c)
-        if mask.any():
-            draws = np.nanmean(samples[:, mask], axis=1)
-            low, high = np.nanquantile(draws, [tail, 1 - tail])
-            means[c], pairs[c] = Interval(estimate[mask].mean(), low, high, draws), int(mask.sum())
+    masks = {c: keep & (categories == c) for c in CATEGORIES if (keep & (categories == c)).any()}
+    means = {c: pair_mean(estimate, samples, mask, weights, level) for c, mask in masks.items()}
+    pairs = {c: int(mask.sum()) for c, mask in masks.items()}
     top = [c for c in ("Framework", "Dataset") if c in means] or [c for c in CATEGORIES[::-1] if c in means][:1]
-    contrast = None
+    contrast, detectable = None, float("nan")
     if "Reinit" in means and top != ["Reinit"]:
         contrast = percentile_interval(
             np.asarray(np.mean([means[c].estimate for c in top]) - means["Reinit"].estimate),
             np.mean([means[c].samples for c in top], axis=0) - means["Reinit"].samples, level)
+        pooled, reinit = estimate[np.any([masks[c] for c in top], axis=0)], estimate[masks["Reinit"]]
+        if min(len(pooled), len(reinit)) >= 2:
+            detectable = detectable_difference(np.std(pooled, ddof=1), len(pooled), np.std(reinit, ddof=1),
+                                               len(reinit), level)
     decided = keep & pd.notna(categories)
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     levels = np.array([rank[c] for c in categories[decided]])
     rho = spearmanr(levels, estimate[decided]).statistic if len(set(levels)) > 1 else np.nan
-    return CategoryTrend(means, pairs, int(decided.sum()), float(rho), top, contrast)
+    return CategoryTrend(means, pairs, int(decided.sum()), float(rho), top, contrast, detectable)

@@ -212,6 +212,9 @@ def greedy_ensemble(store: Store, anchor: str, candidates: list[str], max_size: 
                     rule: str = "probabilities") -> pd.DataFrame:
     """Greedy ensemble of a store: temperatures and selection on ``select_split`` only.
 
+    Candidates are added without replacement, one per step, until ``max_size`` members
+    or none is left (:func:`norep.analysis.ensembles.greedy_selection`).
+
     Args:
         store: The prediction store.
         anchor: The first member.

@@ -29,6 +29,23 @@ def _mlp() -> tuple[nn.Module, int]:
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU()), 128
 
 
+def _mlp_deep() -> tuple[nn.Module, int]:
+    widths = (784, 512, 256, 256, 128)
+    layers = [nn.Flatten()]
+    for w_in, w_out in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(w_in, w_out), nn.ReLU()]
+    return nn.Sequential(*layers), widths[-1]
+
+
+def _lenet() -> tuple[nn.Module, int]:
+    # LeNet-5 (LeCun et al. 1998) with ReLU and max pooling: 5 x 5 convolutions, no batch norm.
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+    ), 84
+
+
 def _timm_resnet() -> tuple[nn.Module, int]:
     from timm.models.resnet import BasicBlock, ResNet
 
@@ -57,11 +74,13 @@ def _timm_convnext() -> tuple[nn.Module, int]:
 BACKBONES: dict[str, Callable[[], tuple[nn.Module, int]]] = {
     "cnn": _cnn,
     "mlp": _mlp,
+    "mlp-deep": _mlp_deep,
+    "lenet": _lenet,
     "timm-resnet": _timm_resnet,
     "timm-vit": _timm_vit,
     "timm-convnext": _timm_convnext,
 }
-"""Neural architectures by name: a small CNN (the base family), an MLP, and timm models."""
+"""Neural architectures by name: a small CNN (the base family), LeNet-5, two MLPs, and timm models."""
 
 
 def build_backbone(name: str) -> tuple[nn.Module, int]:

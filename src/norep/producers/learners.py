@@ -1,9 +1,13 @@
-"""Training recipes of the mini zoo: supervised, distilled and contrastive networks, and
-classical learners from scikit-learn.
+"""Training recipes of the mini zoo: supervised, distilled, hinge-loss and contrastive
+networks, and classical learners from scikit-learn.
 
 Neural recipes keep the checkpoint whose calibration-split accuracy is closest to a
 target accuracy (accuracy matching, evaluated ``evals_per_epoch`` times per epoch), so
-that models trained differently are compared at the same strength.
+that models trained differently are compared at the same strength; training stops
+once that checkpoint is behind it (the accuracy has passed the target and moved
+away). A recipe with ``checkpoint: final`` instead trains its whole schedule and keeps
+the last weights (a converged model, as the accuracy controls are). ``train_fraction``
+trains on a random share of the training subset, drawn with the model's seed.
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ PIXEL_MEAN, PIXEL_STD = 0.2860, 0.3530
 SUPERVISED_DEFAULTS = {
     "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4, "batch_size": 256, "epochs": 3,
     "schedule": "onecycle", "dropout": 0.0, "label_smoothing": 0.0, "augmentation": "none",
-    "evals_per_epoch": 4, "target_accuracy": None,
+    "evals_per_epoch": 4, "target_accuracy": None, "checkpoint": "matched", "train_fraction": 1.0,
 }
 DISTILLATION_DEFAULTS = {**SUPERVISED_DEFAULTS, "teacher": None, "distill_temperature": 4.0,
                          "distill_weight": 0.9}
+HINGE_DEFAULTS = {**SUPERVISED_DEFAULTS, "margin": 1.0}
 CONTRASTIVE_DEFAULTS = {**SUPERVISED_DEFAULTS, "pretrain_epochs": 6, "pretrain_lr": 2e-3,
                         "pretrain_batch_size": 512, "nt_xent_temperature": 0.5,
                         "projection_dim": 64}
@@ -155,12 +160,19 @@ def _fit(module: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, calibrat
     steps_per_epoch = math.ceil(n / batch_size)
     total = hp["epochs"] * steps_per_epoch
     scheduler = _schedule(optimizer, hp["schedule"], hp["lr"], total)
-    checkpoints = {round(steps_per_epoch * (e + k / hp["evals_per_epoch"]))
-                   for e in range(hp["epochs"]) for k in range(1, hp["evals_per_epoch"] + 1)}
+    if hp["checkpoint"] == "final":
+        checkpoints = {total}
+    elif hp["checkpoint"] == "matched":
+        checkpoints = {round(steps_per_epoch * (e + k / hp["evals_per_epoch"]))
+                       for e in range(hp["epochs"]) for k in range(1, hp["evals_per_epoch"] + 1)}
+    else:
+        raise NorepError(f"unknown checkpoint {hp['checkpoint']!r}; use matched or final")
     best = {"gap": math.inf}
-    step = 0
+    step, passed = 0, False
     with tqdm(total=total, desc=desc, unit="step", leave=False) as bar:
         for _ in range(hp["epochs"]):
+            if passed:
+                break
             order = torch.randperm(n, generator=generator)
             for start in range(0, n, batch_size):
                 batch = order[start:start + batch_size]
@@ -180,14 +192,28 @@ def _fit(module: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, calibrat
                     if abs(accuracy - target) < best["gap"]:
                         best = {"gap": abs(accuracy - target), "accuracy": accuracy, "step": step,
                                 "state": copy.deepcopy(module.state_dict())}
+                    elif accuracy > target:
+                        passed = True  # the checkpoint nearest the target is behind
+                        break
                     bar.set_postfix(calibration_accuracy=f"{accuracy:.4f}")
     module.load_state_dict(best["state"])
     return {"calibration_accuracy": best["accuracy"], "selected_step": best["step"],
-            "selected_epoch": round(best["step"] / steps_per_epoch, 3), "total_steps": total}
+            "selected_epoch": round(best["step"] / steps_per_epoch, 3), "trained_steps": step,
+            "total_steps": total}
 
 
 def _image_tensors(images: np.ndarray) -> torch.Tensor:
     return to_tensor(images).contiguous(memory_format=torch.channels_last)
+
+
+def _training_rows(hp: dict, n: int, generator: torch.Generator) -> np.ndarray:
+    """The rows a recipe trains on: all of them, or a seeded random ``train_fraction``."""
+    fraction = hp["train_fraction"]
+    if not 0 < fraction <= 1:
+        raise NorepError(f"train_fraction must be in (0, 1], got {fraction!r}")
+    if fraction == 1:
+        return np.arange(n)
+    return np.sort(torch.randperm(n, generator=generator)[:max(1, round(fraction * n))].numpy())
 
 
 def _supervised(architecture: str, hp: dict, data: TrainingData, generator: torch.Generator,
@@ -195,7 +221,8 @@ def _supervised(architecture: str, hp: dict, data: TrainingData, generator: torc
     backbone, width = build_backbone(architecture)
     network = Classifier(backbone, width, 10, dropout=hp["dropout"]).to(memory_format=torch.channels_last)
     calibration = (_image_tensors(data.calibration_images), data.calibration_labels)
-    info = _fit(network, _image_tensors(data.images), torch.from_numpy(data.labels.astype(np.int64)),
+    rows = _training_rows(hp, len(data.images), generator)
+    info = _fit(network, _image_tensors(data.images[rows]), torch.from_numpy(data.labels[rows].astype(np.int64)),
                 calibration, hp, data.target_accuracy, generator, desc, loss_fn,
                 augment=hp["augmentation"] == "shift-flip")
     return Trained(lambda images: network_outputs(network, images), network,
@@ -216,6 +243,13 @@ def _distillation(architecture: str, hp: dict, data: TrainingData, generator: to
         return weight * temperature ** 2 * distill + (1 - weight) * F.cross_entropy(logits, y)
 
     return _supervised(architecture, hp, data, generator, desc, loss_fn)
+
+
+def _hinge(architecture: str, hp: dict, data: TrainingData, generator: torch.Generator,
+           desc: str) -> Trained:
+    margin = hp["margin"]
+    return _supervised(architecture, hp, data, generator, desc,
+                       lambda logits, _, y: F.multi_margin_loss(logits, y, margin=margin))
 
 
 def _views(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -282,6 +316,7 @@ def _contrastive(architecture: str, hp: dict, data: TrainingData, generator: tor
 NEURAL_RECIPES = {
     "cross-entropy": (_supervised, SUPERVISED_DEFAULTS),
     "distillation": (_distillation, DISTILLATION_DEFAULTS),
+    "hinge": (_hinge, HINGE_DEFAULTS),
     "nt-xent": (_contrastive, CONTRASTIVE_DEFAULTS),
 }
 """Training objectives of neural members: recipe and its hyper-parameter defaults."""

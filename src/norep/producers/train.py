@@ -82,6 +82,7 @@ def load_network(store: Store, model_id: str) -> Classifier:
 def _train_one(member: Member, spec: ZooSpec, store: Store, data: TrainingData, images: np.ndarray,
                labels: np.ndarray) -> None:
     method = member.methodology
+    recipe = recipe_hyperparameters(method.architecture, method.objective, method.hyperparameters)
     started = time.perf_counter()
     seed_all(method.seed)
     trained = train_member(method.architecture, method.objective, method.hyperparameters, method.seed,
@@ -94,10 +95,10 @@ def _train_one(member: Member, spec: ZooSpec, store: Store, data: TrainingData, 
         "base": spec.base,
         "category": spec.category(member.id),
         "source": f"norep zoo spec {spec.name}",
-        "recipe": recipe_hyperparameters(method.architecture, method.objective, method.hyperparameters),
+        "recipe": recipe,
         **trained.info,
         "test_accuracy": float((logits[test_rows].argmax(1) == labels[test_rows]).mean()),
-        "target_accuracy": data.target_accuracy if trained.network is not None else None,
+        "target_accuracy": data.target_accuracy if recipe.get("checkpoint") == "matched" else None,
         "in_band": bool(abs(trained.info["calibration_accuracy"] - spec.target_accuracy) <= spec.band),
         "train_seconds": round(seconds, 1),
     }

@@ -30,7 +30,7 @@ OBJECTIVES = {
     "adversarial": "supervised cross-entropy on adversarially perturbed images (adversarial training)",
     "contrastive-image-text": "contrastive image-text pre-training (CLIP), used zero-shot through class-name prompts",
     "gini-impurity": "a random forest's splits, chosen by Gini impurity",
-    "hinge": "a support vector machine's hinge loss",
+    "hinge": "the multi-class hinge loss (a support vector machine's, or a network's multi-margin loss)",
     "nearest-neighbours": "no training: the labels of the nearest training images",
 }
 """Objective names shared by trained, imported and inferred models, with what each means."""

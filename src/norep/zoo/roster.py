@@ -12,6 +12,10 @@ from norep.zoo.methodology import CATEGORIES, Methodology, divergence_category
 
 BASE_LABEL = "Base"  #: the group of the base model (also the plots' color key)
 CONTROL_LABEL = "Accuracy control"  #: the group of the accuracy controls
+SAME_SEED_LABEL = "Same seed"  #: the group of the same-seed lesson (hyper-parameters, the base's seed)
+DATA_ONLY_LABEL = "Data only"  #: the group of the base's recipe on other training data
+ROLE_LABELS = {"accuracy-control": CONTROL_LABEL, "same-seed": SAME_SEED_LABEL, "data-only": DATA_ONLY_LABEL}
+"""The plotting group of each role that is kept out of the categories."""
 UNDECIDABLE_LABEL = "undecidable"  #: the group of members whose category cannot be decided
 
 
@@ -25,10 +29,11 @@ class Roster:
         band_split: The split whose accuracy decides the band ("calibration" when the
             store has one, so that the test split is never used to choose pairs).
         table: One row per model (store order) with columns ``name``, ``role``
-            ("member" or "accuracy-control"), ``category`` (relative to the base; None
-            for the base and when undecidable), ``group`` (the category, or the base,
-            accuracy-control or undecidable label), ``accuracy`` (on ``band_split``),
-            ``in_band`` and ``has_logits``.
+            ("member", "accuracy-control", "same-seed" or "data-only"; see
+            :data:`norep.zoo.spec.ROLES`), ``category`` (relative to the base; None for
+            the base and when undecidable), ``group`` (the category for members, else
+            the base's, the role's (:data:`ROLE_LABELS`) or the undecidable label),
+            ``accuracy`` (on ``band_split``), ``in_band`` and ``has_logits``.
         methodologies: Each model's methodology, for categories of pairs without the base.
     """
 
@@ -45,9 +50,13 @@ class Roster:
 
     @property
     def members(self) -> list[str]:
-        """Every model but the base and the accuracy controls (undecidable ones included)."""
+        """Every model with role member but the base (undecidable ones included)."""
         t = self.table
-        return list(t.index[(t["role"] != "accuracy-control") & (t.index != self.base)])
+        return list(t.index[(t["role"] == "member") & (t.index != self.base)])
+
+    def role(self, role: str) -> list[str]:
+        """The models of one role, e.g. "same-seed" or "data-only" (store order)."""
+        return list(self.table.index[self.table["role"] == role])
 
     def pair_category(self, a: str, b: str) -> str | None:
         """The divergence category of the pair (a, b).
@@ -64,9 +73,9 @@ class Roster:
         return divergence_category(self.methodologies[a], self.methodologies[b])
 
     def pair_group(self, a: str, b: str) -> str:
-        """The plotting group of model b seen from a: the control label, the pair's category or undecidable."""
-        if self.table.loc[b, "role"] == "accuracy-control":
-            return CONTROL_LABEL
+        """The plotting group of model b seen from a: its role's label, the pair's category or undecidable."""
+        if self.table.loc[b, "role"] in ROLE_LABELS:
+            return ROLE_LABELS[self.table.loc[b, "role"]]
         return self.pair_category(a, b) or UNDECIDABLE_LABEL
 
     @property
@@ -76,10 +85,14 @@ class Roster:
         members = self.table[(self.table["role"] == "member") & self.table["category"].notna()]
         return sorted(members.index, key=lambda m: rank[members.loc[m, "category"]])
 
+    def in_category(self, category: str) -> list[str]:
+        """The partners of one category, e.g. the Reinit partners (other seeds of the base's recipe)."""
+        return [m for m in self.partners if self.table.loc[m, "category"] == category]
+
     @property
     def controls(self) -> list[str]:
-        """Accuracy controls: the base recipe stopped at lower accuracies."""
-        return list(self.table.index[self.table["role"] == "accuracy-control"])
+        """Accuracy controls: the base's recipe family made weaker."""
+        return self.role("accuracy-control")
 
     @property
     def undecidable(self) -> list[str]:
@@ -120,8 +133,8 @@ def make_roster(store: Store, base: str, band: float) -> Roster:
         category = pd.Series({m: None if m == base else divergence_category(methods[base], methods[m])
                               for m in models.index})
     category = category.astype(object).where(category.notna(), None)
-    group = [BASE_LABEL if m == base else CONTROL_LABEL if roles[m] == "accuracy-control"
-             else category[m] or UNDECIDABLE_LABEL for m in models.index]
+    group = [BASE_LABEL if m == base else ROLE_LABELS.get(roles[m]) or category[m] or UNDECIDABLE_LABEL
+             for m in models.index]
     band_split = "calibration" if "calibration" in set(store.examples["split"]) else "test"
     accuracy = pd.Series(read_outcomes(store, band_split, list(models.index)).accuracy, index=models.index)
     table = pd.DataFrame({

@@ -12,7 +12,14 @@ from norep.zoo.validation import check_ids, fraction, read_zoo_file, reject_unkn
 
 _MEMBER_KEYS = {"id", "display_name", "role", "notes", *FIELDS}
 _SPEC_KEYS = {"name", "dataset", "base", "target_accuracy", "band", "splits", "defaults", "models", "notes"}
-ROLES = ("member", "accuracy-control")
+ROLES = {
+    "member": "counted in its divergence category",
+    "accuracy-control": "the base's recipe family made weaker (less data, a shorter schedule): "
+                        "what accuracy alone does",
+    "same-seed": "a hyper-parameter variant that shares the base's seed: a lesson, never in a category",
+    "data-only": "the base's recipe on other training data, and nothing else: reported on its own",
+}
+"""Roles of zoo members and what each means; only members enter the category means."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,7 @@ def load_spec(path: str | Path) -> ZooSpec:
     where = f"zoo spec {path}"
     raw = read_zoo_file(path, where, "zoos/fashion_mnist.yaml", _SPEC_KEYS)
     defaults = raw.get("defaults") or {}
-    reject_unknown(defaults, _MEMBER_KEYS - {"id"}, f"{where}: defaults")
+    reject_unknown(defaults, _MEMBER_KEYS - {"id", "seed"}, f"{where}: defaults (every model sets its own seed)")
     members = tuple(_member(entry, defaults, path, index) for index, entry in enumerate(raw["models"]))
     check_ids([m.id for m in members], raw["base"], where)
     spec = ZooSpec(
@@ -104,14 +111,57 @@ def load_spec(path: str | Path) -> ZooSpec:
         members=members,
         path=path,
     )
-    base = spec.member(spec.base).methodology
-    for member in members:
-        if member.id != spec.base and divergence_category(base, member.methodology) is None:
-            raise NorepError(
-                f"zoo spec {path}: model {member.id!r} has the same methodology as the base; "
-                "change its seed or another field"
-            )
+    check_roles(spec)
+    check_seeds(spec)
     return spec
+
+
+def check_seeds(spec: ZooSpec) -> None:
+    """Raise a NorepError unless every model trains from its own seed.
+
+    Only a ``same-seed`` member may share a seed, and it must share the base's: sharing
+    a seed by accident would make two models start from one initialization and see one
+    data order, which is not what their categories claim.
+    """
+    base = spec.member(spec.base).methodology.seed
+    owners: dict[int, str] = {}
+    for member in spec.members:
+        seed = member.methodology.seed
+        where = f"zoo spec {spec.path}: model {member.id!r}"
+        if member.role == "same-seed":
+            if seed != base:
+                raise NorepError(f"{where} has role same-seed but seed {seed}; give it the base's seed {base}")
+        elif seed in owners:
+            raise NorepError(f"{where} shares seed {seed} with {owners[seed]!r}; give it a seed of its own "
+                             "(or role same-seed to share the base's on purpose)")
+        else:
+            owners[seed] = member.id
+
+
+def check_roles(spec: ZooSpec) -> None:
+    """Raise a NorepError for a member whose methodology does not fit its role.
+
+    Every partner must differ from the base; a ``same-seed`` member differs in
+    hyper-parameters only; a ``data-only`` member in training data only (and its seed).
+    """
+    base = spec.member(spec.base).methodology
+    expected = {"same-seed": "Hyper-parameters", "data-only": "Dataset"}
+    for member in spec.members:
+        if member.id == spec.base:
+            continue
+        where = f"zoo spec {spec.path}: model {member.id!r}"
+        method = member.methodology
+        category = divergence_category(base, method)
+        if category is None:
+            raise NorepError(f"{where} has the same methodology as the base; change its seed or another field")
+        if member.role not in expected:
+            continue
+        same_otherwise = (member.role != "data-only" or (
+            (method.architecture, method.objective, method.hyperparameters)
+            == (base.architecture, base.objective, base.hyperparameters)))
+        if category != expected[member.role] or not same_otherwise:
+            what = "hyper-parameters" if member.role == "same-seed" else "training_data (and seed)"
+            raise NorepError(f"{where} has role {member.role} and must differ from the base in {what} only")
 
 
 def _member(entry: object, defaults: dict, path: Path, index: int) -> Member:
@@ -125,14 +175,15 @@ def _member(entry: object, defaults: dict, path: Path, index: int) -> Member:
     hyperparameters = {**(defaults.get("hyperparameters") or {}), **(entry.get("hyperparameters") or {})}
     for key in FIELDS:
         if key != "hyperparameters" and fields.get(key) is None:
-            raise NorepError(f"{where} lacks {key!r} (set it there or in 'defaults')")
+            place = "its own entry" if key == "seed" else "there or in 'defaults'"
+            raise NorepError(f"{where} lacks {key!r} (set it in {place})")
     if fields["objective"] not in OBJECTIVES:
         raise NorepError(f"{where}: objective {fields['objective']!r} is not one of {sorted(OBJECTIVES)}")
     if not isinstance(fields["seed"], int):
         raise NorepError(f"{where}: seed must be an integer, got {fields['seed']!r}")
     role = fields.get("role", "member")
     if role not in ROLES:
-        raise NorepError(f"{where}: role {role!r} is not one of {ROLES}")
+        raise NorepError(f"{where}: role {role!r} is not one of {sorted(ROLES)}")
     return Member(
         id=entry["id"],
         methodology=Methodology(

@@ -30,14 +30,17 @@ from norep.analysis.features import (
     probe_correct,
     share_accuracies,
 )
+from norep.analysis.bootstrap import model_weights
 from norep.analysis.pairs import pair_metrics
 from norep.analysis.probes import torch_threads
 from norep.analysis.similarity import debiased_cka, linear_cka, mutual_knn
 from norep.analysis.verdicts import (
+    CategoryTrend,
     category_summary,
     category_trend,
     interval_columns,
     interval_texts,
+    means_text,
 )
 from norep.book.chapter import ChapterZoo
 from norep.book.plots.features import compression_curves, mixed_embeddings
@@ -68,6 +71,42 @@ KNN_EXAMPLES = 2000
 SIMILARITIES = {"linear_cka": "linear CKA", "debiased_cka": "debiased CKA",
                 "mutual_knn": "mutual k-NN (k=10)"}
 """The feature-similarity metrics and their labels."""
+
+PAPER_FEATURES = (512 - 2304) / 2048
+"""The paper's Fig 6 right, Dataset − Reinit: features needed for 76% (512 vs 2304), in
+units of its base's dimensionality (2048); the chapter scales it to its own base's."""
+
+
+def partner_summary(values: dict[str, np.ndarray], samples: dict[str, np.ndarray] | None, categories: np.ndarray,
+                    n_bootstrap: int, seed: int) -> tuple[pd.DataFrame, dict[str, dict[str, np.ndarray]]]:
+    """Category means of per-partner values with crossed intervals: partners redrawn within
+    their category, and test examples when ``samples`` are given.
+
+    Args:
+        values: Per metric, one value per partner (the base's pair with it), shape (P,);
+            NaN values are left out.
+        samples: Per metric, the values on each example resample, shape (B, P); None when
+            the values have none (the intervals then redraw partners only).
+        categories: Each partner's category, shape (P,).
+        n_bootstrap: Bootstrap samples.
+        seed: Seed of the partners' draws.
+
+    Returns:
+        :func:`norep.analysis.verdicts.category_summary`'s table and draws.
+    """
+    categories = np.asarray(categories, dtype=object)
+    weights = model_weights(list(categories), n_bootstrap, seed)  # the base's weight is 1: pair = partner
+    samples = samples or {m: np.tile(v, (n_bootstrap, 1)) for m, v in values.items()}
+    keep = np.all([~np.isnan(np.asarray(v, dtype=float)) for v in values.values()], axis=0)
+    return category_summary(values, samples, categories, keep, LEVEL, weights)
+
+
+def summary_trend(summary: pd.DataFrame, draws: dict[str, dict[str, np.ndarray]], metric: str,
+                  increasing: bool, paper_effect: float | None = None, **text) -> CategoryTrend:
+    """:func:`norep.analysis.verdicts.category_trend` of one metric of :func:`partner_summary`,
+    with the power from its spreads and counts."""
+    return category_trend(summary[metric], draws[metric], increasing, level=LEVEL, sds=summary[f"{metric}_sd"],
+                          counts=summary[f"{metric}_n"], paper_effect=paper_effect, **text)
 
 
 @dataclass(frozen=True)
@@ -160,8 +199,9 @@ class Mixes:
             ``draw``, ``n_base``, ``n_other``, ``l2`` and test ``accuracy``.
         table: One row per partner (indexed by id): ``category``, the accuracy at each
             share (mean over draws), ``gain`` with interval columns, ``beats_both``.
-        summary: Mean gain per category with its interval (``category_summary``).
-        draws: The category means of the gain on every resample.
+        summary: Mean gain per category with its crossed interval (partners redrawn
+            within their category, and test examples; ``category_summary``).
+        draws: The category means of the gain on every crossed sample.
         n_draws: Draws of dimensions per share.
         n_bootstrap: Bootstrap resamples.
     """
@@ -188,28 +228,29 @@ class Mixes:
         """Accuracy against the base's share, and the mean gain per category."""
         curves = self.probes.groupby(["partner", "category", "share"], as_index=False)["accuracy"].mean()
         return mixed_embeddings(curves, self.summary, title=(
-            f"Mixed embeddings ({self.n_draws} draws per share; {LEVEL:.0%} bootstrap intervals "
-            f"over test examples, {self.n_bootstrap} resamples)"))
+            f"Mixed embeddings ({self.n_draws} draws per share; {LEVEL:.0%} intervals, {self.n_bootstrap} "
+            f"resamples: pairs over test examples only, categories crossed over partners and examples)"))
 
-    def trend(self):
-        """Whether the category mean gain rises from Reinit to Dataset (with the rise's interval)."""
-        return category_trend(self.summary["gain"], self.draws["gain"], True, scale=100, digits=2)
+    def trend(self) -> CategoryTrend:
+        """The verdict on the mean gain's rise from Reinit to Dataset (crossed interval, power)."""
+        return summary_trend(self.summary, self.draws, "gain", True, scale=100, digits=2)
 
     def verdicts(self) -> Markdown:
         """Whether mixes beat both models, and whether the gain grows with divergence."""
         beats, trend = self.table["beats_both"], self.trend()
         return Markdown(
-            f"The 50/50 mix beats the better model alone (interval above 0) for {int(beats.sum())} "
-            f"of {len(beats)} partners. Mean gain per category (points): {trend.text}. Rises "
-            f"monotonically with divergence? {trend.verdict}.")
+            f"The 50/50 mix beats the better model alone (example-only interval above 0) for "
+            f"{int(beats.sum())} of {len(beats)} partners. Mean gain per category (points): "
+            f"{trend.text}. Rises with divergence? {trend.verdict}.")
 
 
 def mix_embeddings(embeddings: EmbeddingData, n_draws: int, n_bootstrap: int, seed: int) -> Mixes:
     """Probe every partner's mixes with the base; gains with intervals, per category.
 
     The budget of a pair is the smaller of the two dimensionalities (at most the
-    base's). Accuracies average the draws of dimensions; intervals resample the test
-    examples (paired across partners and shares), not the draws.
+    base's). Accuracies average the draws of dimensions; a pair's interval resamples the
+    test examples (paired across partners and shares), not the draws; a category's
+    interval also redraws the partners within their category.
 
     Args:
         embeddings: The embeddings.
@@ -239,8 +280,8 @@ def mix_embeddings(embeddings: EmbeddingData, n_draws: int, n_bootstrap: int, se
     table.insert(0, "category", [embeddings.category(p) for p in partners])
     table = table.join(interval_columns({"gain": gain}, {"gain": gain_samples}, LEVEL, table.index))
     table["beats_both"] = table["gain_low"] > 0
-    summary, draws = category_summary({"gain": gain}, {"gain": gain_samples}, table["category"].to_numpy(),
-                                      np.ones(len(partners), bool), LEVEL)
+    summary, draws = partner_summary({"gain": gain}, {"gain": gain_samples}, table["category"].to_numpy(),
+                                     n_bootstrap, seed)
     return Mixes(embeddings, pd.concat(probes, ignore_index=True), table, summary, draws,
                  n_draws, n_bootstrap)
 
@@ -256,12 +297,18 @@ class Compression:
         target: The accuracy to reach: the base's own probe on all its dimensions.
         needed: Per partner (indexed by id): ``category`` and ``features`` (the fewest
             k reaching the target; NaN when none does).
+        summary: Mean features needed per category over the partners reaching the
+            target, with intervals from redrawing the partners within their category
+            (one probe curve per pair: no example resampling).
+        draws: Those category means on every sample.
     """
 
     embeddings: EmbeddingData
     curves: pd.DataFrame
     target: float
     needed: pd.DataFrame
+    summary: pd.DataFrame
+    draws: dict[str, dict[str, np.ndarray]]
 
     def figure(self) -> Figure:
         """Accuracy of the top-k dimensions against k, one line per partner."""
@@ -277,12 +324,31 @@ class Compression:
             "min": needed.min(), "max": needed.max(),
         }).reindex([c for c in CATEGORIES if c in set(self.needed["category"])])
 
+    @property
+    def paper_effect(self) -> float:
+        """The paper's Dataset − Reinit difference in features needed, scaled to this base's dimensionality."""
+        return PAPER_FEATURES * self.embeddings.data[self.embeddings.zoo.roster.base].dim
 
-def compress(embeddings: EmbeddingData) -> Compression:
+    def trend(self) -> CategoryTrend:
+        """The verdict on fewer features needed with divergence, against the paper's scaled effect."""
+        return summary_trend(self.summary, self.draws, "features", False, self.paper_effect, digits=1)
+
+    def verdicts(self) -> Markdown:
+        """The category means of the features needed, the verdict and the paper's scaled effect."""
+        trend, dim = self.trend(), self.embeddings.data[self.embeddings.zoo.roster.base].dim
+        return Markdown(
+            f"Features needed per category (partners reaching the target): {trend.text}. The paper's "
+            f"Dataset − Reinit, {PAPER_FEATURES:+.3f} × its base's 2048 dimensions, is "
+            f"{self.paper_effect:+.1f} features at this base's {dim}. Fewer with divergence? {trend.verdict}.")
+
+
+def compress(embeddings: EmbeddingData, n_bootstrap: int = 1000, seed: int = 0) -> Compression:
     """Rank each base + partner concatenation by diversity and probe its top-k dimensions.
 
     Args:
         embeddings: The embeddings.
+        n_bootstrap: Bootstrap samples of the category means' intervals (partners redrawn).
+        seed: Seed of the partners' draws.
 
     Returns:
         The curves and, per partner, the features needed to reach the base's accuracy.
@@ -300,8 +366,10 @@ def compress(embeddings: EmbeddingData) -> Compression:
         curves.append(curve.assign(partner=partner, category=embeddings.category(partner)))
         needed.append({"model_id": partner, "category": embeddings.category(partner),
                        "features": features_to_reach(curve, target)})
-    return Compression(embeddings, pd.concat(curves, ignore_index=True), target,
-                       pd.DataFrame(needed).set_index("model_id"))
+    needed = pd.DataFrame(needed).set_index("model_id")
+    summary, draws = partner_summary({"features": needed["features"].to_numpy(dtype=float)}, None,
+                                     needed["category"].to_numpy(), n_bootstrap, seed)
+    return Compression(embeddings, pd.concat(curves, ignore_index=True), target, needed, summary, draws)
 
 
 @dataclass(frozen=True)
@@ -313,10 +381,15 @@ class Similarity:
         table: One row per partner (indexed by id): ``category``, each metric of
             :data:`SIMILARITIES`, ``error_inconsistency`` and ``ensemble_gain`` (the
             two-model ensemble's accuracy minus the members' mean, temperature-scaled).
+        n_bootstrap: Samples of the category means' intervals (partners redrawn within
+            their category; the test examples are not resampled).
+        seed: Seed of the partners' draws.
     """
 
     embeddings: EmbeddingData
     table: pd.DataFrame
+    n_bootstrap: int = 1000
+    seed: int = 0
 
     def shown(self) -> pd.DataFrame:
         """The table with display names, rounded."""
@@ -331,12 +404,15 @@ class Similarity:
         return self.table.groupby("category").mean(numeric_only=True).reindex(present)
 
     def trends(self) -> pd.DataFrame:
-        """Whether each similarity falls (and error inconsistency rises) with divergence."""
-        means = self.means()
-        rows = {label: category_trend(means[m], increasing=False) for m, label in SIMILARITIES.items()}
-        rows["error inconsistency"] = category_trend(means["error_inconsistency"], increasing=True)
-        return pd.DataFrame({"category means": {k: t.text for k, t in rows.items()},
-                             "monotone?": {k: t.verdict for k, t in rows.items()}})
+        """The verdict on each similarity's fall (and error inconsistency's rise) with divergence,
+        with intervals from redrawing partners within their category, and the power."""
+        metrics = {**SIMILARITIES, "error_inconsistency": "error inconsistency"}
+        summary, draws = partner_summary({m: self.table[m].to_numpy(dtype=float) for m in metrics}, None,
+                                         self.table["category"].to_numpy(), self.n_bootstrap, self.seed)
+        rows = {label: summary_trend(summary, draws, m, m == "error_inconsistency") for m, label in metrics.items()}
+        return pd.DataFrame({"category means": {k: means_text(t.means, 3) for k, t in rows.items()},
+                             "most − least divergent": {k: t.difference or "-" for k, t in rows.items()},
+                             "verdict": {k: t.verdict for k, t in rows.items()}})
 
     def predicts_gain(self) -> pd.DataFrame:
         """Spearman's rank correlation of each pair measure with the ensemble gain."""
@@ -347,7 +423,7 @@ class Similarity:
                              "p": {k: f"{r.pvalue:.2g}" for k, r in rows.items()}})
 
 
-def feature_similarity(embeddings: EmbeddingData, seed: int) -> Similarity:
+def feature_similarity(embeddings: EmbeddingData, seed: int, n_bootstrap: int = 1000) -> Similarity:
     """Similarity of the base's and each partner's test embeddings, beside error
     inconsistency and ensemble gain.
 
@@ -356,7 +432,8 @@ def feature_similarity(embeddings: EmbeddingData, seed: int) -> Similarity:
 
     Args:
         embeddings: The embeddings.
-        seed: Seed of the k-NN sample.
+        seed: Seed of the k-NN sample and of the partners' draws.
+        n_bootstrap: Samples of the category means' intervals.
 
     Returns:
         The similarity table.
@@ -375,7 +452,7 @@ def feature_similarity(embeddings: EmbeddingData, seed: int) -> Similarity:
                           "error_inconsistency": inconsistency["error_inconsistency"][0, 1:],
                           "ensemble_gain": ensembles.improvement[0, 1:]},
                          index=pd.Index(models[1:], name="model_id"))
-    return Similarity(embeddings, table)
+    return Similarity(embeddings, table, n_bootstrap, seed)
 
 
 def claims(mixes: Mixes, compression: Compression, similarity: Similarity) -> list[tuple[str, str, str, str]]:
@@ -394,21 +471,25 @@ def claims(mixes: Mixes, compression: Compression, similarity: Similarity) -> li
     needed = compression.by_category()["features needed (mean)"]
     monotone = similarity.trends()
     rho = similarity.predicts_gain()["Spearman rho with ensemble gain"]
-    fewer = category_trend(needed.dropna(), increasing=False, digits=1)
+    fewer = compression.trend()
     dim = compression.embeddings.data[compression.embeddings.zoo.roster.base].dim
     reached = ", ".join(f"{c} {v:.0f}" for c, v in needed.dropna().items())
     return [
         ("Fig 6 left: mixes beat either model", "yes, for every category",
-         f"50/50 mix above the better model for {int(beats.sum())} of {len(beats)} partners",
+         f"50/50 mix above the better model for {int(beats.sum())} of {len(beats)} partners "
+         "(per pair, example-only intervals)",
          "yes" if beats.all() else ("partly" if beats.any() else "no")),
         ("Fig 6 center: the mix's gain grows with divergence", "yes, largest for CLIP-S (Dataset)",
          trend.text + " (points)", trend.verdict),
         ("Fig 6 right: features to reach the target (fewer with divergence)",
-         "76%: Reinit 2304, Hyper 2057, Arch 1392, Dataset 512 (of 4096)",
+         "76%: Reinit 2304, Hyper 2057, Arch 1392, Dataset 512 (of 4096); Dataset − Reinit = "
+         f"{PAPER_FEATURES:+.3f} × the base's dimensionality",
          (f"{100 * compression.target:.2f}% (the base alone): {reached or 'never reached'} "
-          f"(of {dim} + the partner's; mean over partners)"), fewer.verdict),
+          f"(of {dim} + the partner's; mean over partners); "
+          + (fewer.difference or "fewer than two categories reach it")), fewer.verdict),
         ("feature similarity falls with divergence", "not measured (probes only)",
-         monotone.loc["linear CKA", "category means"], monotone.loc["linear CKA", "monotone?"]),
+         monotone.loc["linear CKA", "category means"] + "; " + monotone.loc["linear CKA", "most − least divergent"],
+         monotone.loc["linear CKA", "verdict"]),
         ("similarity predicts ensemble gain", "not measured", "Spearman rho: " + ", ".join(
             f"{k} {v:+.2f}" for k, v in rho.items()), "-"),
     ]

@@ -2,15 +2,19 @@
 
 The chapter calls, in order: :func:`low_accuracy_zoo` (the models with logits, their
 accuracies and temperatures), :func:`greedy_plan` (the cap, the anchors and their
-candidate pools), :func:`greedy_runs` (the paper's Fig. 5 with paired intervals),
-:func:`first_additions`, :func:`partner_gains` and :func:`gain_summary` (every weaker
-partner of each anchor), :func:`weak_partner_comparison` (section 4.5 against a
-same-recipe reference), :func:`base_partner_gains` and :func:`low_accuracy_verdicts`.
+candidate pools, the anchor's own recipe among them as a baseline), :func:`greedy_runs`
+(the paper's Fig. 5 with paired intervals), :func:`same_recipe_comparison`,
+:func:`first_additions` (with base rates), :func:`partner_gains` and
+:func:`gain_summary` (every weaker partner of each anchor),
+:func:`weak_partner_comparison` (section 4.5 against a same-recipe reference),
+:func:`base_partner_gains` and :func:`low_accuracy_verdicts`.
 
 Every ensemble is the temperature-scaled probability average of
-:mod:`norep.analysis.ensembles`; every gain is measured on the test split with a 95%
-paired percentile bootstrap interval (:func:`paired_intervals`), the same resamples
-for every column of one call.
+:mod:`norep.analysis.ensembles`; anchors, candidates and greedy steps are chosen on the
+calibration split; every gain is measured on the test split with a 95% paired
+percentile bootstrap interval (:func:`paired_intervals`: test examples resampled, the
+models fixed), the same resamples for every column of one call. Base rates get
+intervals from redrawing the candidates (:func:`base_rate`).
 
 Example:
     >>> lz = low_accuracy_zoo(open_zoo("runs/fashion_mnist", "cnn-seed0", 0.01))  # doctest: +SKIP
@@ -26,9 +30,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from norep.analysis.bootstrap import Interval, bootstrap_sums, percentile_interval
+from norep.analysis.bootstrap import Interval, bootstrap_sums, model_weights, percentile_interval
 from norep.analysis.ensembles import ensemble_predictions
-from norep.analysis.verdicts import interval_text
+from norep.analysis.verdicts import CANNOT_TELL, NO, YES, interval_text, interval_texts
 from norep.book.chapter import ChapterZoo
 from norep.book.views import fit_temperatures, greedy_ensemble
 from norep.store import read_outcomes, read_scores
@@ -44,6 +48,9 @@ FIELD_LABELS = {"objective": "loss", "training_data": "data", "architecture": "a
 
 TOLERANCE = 1e-12
 """Slack of the accuracy cap (a candidate exactly at the cap is under it)."""
+
+SAME_RECIPE = "of the anchor's recipe"
+"""The baseline pool: candidates that differ from the anchor only in their seed (Reinit)."""
 
 
 def paired_intervals(values: np.ndarray, n_bootstrap: int, seed: int, level: float = LEVEL) -> Interval:
@@ -98,7 +105,8 @@ class LowAccuracyZoo:
         accuracy: Columns ``calibration`` and ``test`` (fractions), one row per model
             with logits.
         correct: Test correctness of each model with logits, shape (M,).
-        members: The base and the members with logits (no accuracy controls).
+        members: The base and the models of role "member" with logits (no accuracy
+            controls, no models of the zoo's other roles).
         controls: The accuracy controls with logits.
         temperatures: Per model with logits, fitted on the calibration split.
     """
@@ -186,29 +194,39 @@ class GreedyPlan:
         lz: The chapter's view of the zoo.
         cap: Highest calibration accuracy of a candidate (fraction).
         cap_given: Whether the cap was a parameter (else the top of the band).
-        anchors: The strongest members above the cap (the strongest at all when none is).
-        above: Whether any member is above the cap.
-        pools: Per pool name ("under the cap", "in the band"), its members.
+        anchors: The strongest members by calibration accuracy (those above the cap
+            first).
+        above: How many anchors are above the cap.
+        pools: Per pool name ("under the cap", "in the band", :data:`SAME_RECIPE`), its
+            members.
     """
 
     lz: LowAccuracyZoo
     cap: float
     cap_given: bool
     anchors: list[str]
-    above: bool
+    above: int
     pools: dict[str, list[str]]
 
     def candidates(self, anchor: str, pool: str) -> list[str]:
-        """The members of a pool that may join the anchor: under the cap and weaker than it."""
-        return self.lz.weaker_under_cap(anchor, self.pools[pool], self.cap)
+        """The members of a pool that may join the anchor: under the cap and weaker than it
+        (and, in the :data:`SAME_RECIPE` pool, differing from it only in the seed)."""
+        models = self.lz.weaker_under_cap(anchor, self.pools[pool], self.cap)
+        if pool == SAME_RECIPE:
+            models = [m for m in models if self.lz.zoo.roster.pair_category(anchor, m) == "Reinit"]
+        return models
 
     def note(self) -> Markdown:
-        """The cap in words, and what happens when no member is above it."""
+        """The cap in words, and how many anchors are above it."""
+        below = len(self.anchors) - self.above
         return Markdown(
             f"Cap: {100 * self.cap:.1f}% calibration accuracy"
             + (" (the `cap` parameter)." if self.cap_given else " (the top of the band).")
-            + ("" if self.above else " No member is above the cap: the anchors are the strongest "
-               "members, and their candidates are the members weaker than them."))
+            + (" No member is above the cap: the anchors are the strongest members, and their "
+               "candidates are the members weaker than them." if not self.above else
+               f" {self.above} of the {len(self.anchors)} anchors are above the cap; the other {below} are the "
+               "next strongest members, and their candidates are the members weaker than them." if below else
+               f" All {self.above} anchors are above the cap."))
 
     def table(self) -> pd.DataFrame:
         """One row per anchor: its accuracies (%, one decimal) and its candidates per pool."""
@@ -224,7 +242,7 @@ class GreedyPlan:
 
 
 def greedy_plan(lz: LowAccuracyZoo, n_anchors: int, cap: float | None) -> GreedyPlan:
-    """Choose the cap, the anchors and the two candidate pools of the greedy runs.
+    """Choose the cap, the anchors and the candidate pools of the greedy runs.
 
     Args:
         lz: The chapter's view of the zoo.
@@ -232,9 +250,10 @@ def greedy_plan(lz: LowAccuracyZoo, n_anchors: int, cap: float | None) -> Greedy
         cap: Highest calibration accuracy of a candidate; None: the base's plus the band.
 
     Returns:
-        The plan: the anchors are the strongest members above the cap, or the strongest
-        members when none is above it; the pools are every member and the members in
-        the band (accuracy controls are never candidates).
+        The plan: the anchors are the ``n_anchors`` strongest members by calibration
+        accuracy (those above the cap come first); the pools are every member, the
+        members in the band, and the members of the anchor's own recipe (other seeds)
+        as a baseline (accuracy controls are never candidates).
 
     Example:
         >>> greedy_plan(lz, n_anchors=3, cap=None).table()   # doctest: +SKIP
@@ -242,12 +261,13 @@ def greedy_plan(lz: LowAccuracyZoo, n_anchors: int, cap: float | None) -> Greedy
     calibration = lz.accuracy["calibration"]
     cap_value = calibration[lz.base] + lz.zoo.roster.band if cap is None else cap
     strongest = sorted(lz.members, key=lambda m: -calibration[m])
-    above = [m for m in strongest if calibration[m] > cap_value]
+    anchors = strongest[:n_anchors]
     in_band = lz.zoo.roster.table["in_band"]
-    return GreedyPlan(lz=lz, cap=cap_value, cap_given=cap is not None,
-                      anchors=(above or strongest)[:n_anchors], above=bool(above),
+    return GreedyPlan(lz=lz, cap=cap_value, cap_given=cap is not None, anchors=anchors,
+                      above=int(sum(calibration[m] > cap_value for m in anchors)),
                       pools={"under the cap": lz.members,
-                             "in the band": [m for m in lz.members if in_band[m]]})
+                             "in the band": [m for m in lz.members if in_band[m]],
+                             SAME_RECIPE: lz.members})
 
 
 def greedy_runs(plan: GreedyPlan, max_size: int, n_bootstrap: int, seed: int) -> pd.DataFrame:
@@ -304,30 +324,77 @@ def greedy_runs(plan: GreedyPlan, max_size: int, n_bootstrap: int, seed: int) ->
     return runs
 
 
-def first_additions(plan: GreedyPlan, runs: pd.DataFrame) -> pd.DataFrame:
+def base_rate(differs: list[bool], n_bootstrap: int, seed: int, level: float = LEVEL) -> Interval:
+    """The share of candidates with a property, with an interval from redrawing the candidates.
+
+    Args:
+        differs: Whether each candidate has the property (e.g. differs from the anchor in
+            loss or data).
+        n_bootstrap: Bootstrap samples (candidates redrawn with replacement,
+            :func:`norep.analysis.bootstrap.model_weights`).
+        seed: Seed of the resampling.
+        level: Coverage of the interval.
+
+    Returns:
+        The share with its percentile interval.
+
+    Example:
+        >>> share = base_rate([True, True, False, True], 200, seed=0)
+        >>> float(share.estimate), bool(share.low < 0.75 < share.high)
+        (0.75, True)
+    """
+    values = np.asarray(differs, dtype=float)
+    weights = model_weights([0] * len(values), n_bootstrap, seed)
+    return percentile_interval(values.mean(), weights @ values / len(values), level)
+
+
+def chance_of_at_least(probabilities: list[float], hits: int) -> float:
+    """Probability that at least ``hits`` of independent events of these probabilities happen.
+
+    The first additions' yardstick: were each run's first addition drawn at random
+    from its candidates, run k would differ in loss or data with probability its base
+    rate.
+
+    Example:
+        >>> round(chance_of_at_least([0.5, 0.5], 2), 3), chance_of_at_least([0.9], 0)
+        (0.25, 1.0)
+    """
+    counts = np.array([1.0])  # probability of 0, 1, ... events so far
+    for p in probabilities:
+        counts = np.append(counts * (1 - p), 0.0) + np.append(0.0, counts * p)
+    return float(counts[hits:].sum())
+
+
+def first_additions(plan: GreedyPlan, runs: pd.DataFrame, n_bootstrap: int, seed: int) -> pd.DataFrame:
     """The paper's Fig. 5 table: each run's first addition, how it differs, and the base rate.
+
+    The runs of the :data:`SAME_RECIPE` baseline are left out (none of its candidates
+    differs in loss or data).
 
     Args:
         plan: The plan of :func:`greedy_plan`.
         runs: The table of :func:`greedy_runs`.
+        n_bootstrap: Bootstrap samples of the base rates' intervals.
+        seed: Seed of the resampling.
 
     Returns:
         One row per run with at least one addition: candidates (the pool), anchor,
         the accuracies anchor + first addition -> ensemble, the first addition, its
         category, the fields it differs in, ``loss or data`` (bool), the final gain with
-        its interval, the base rate (candidates differing in loss or data) and
-        ``_every candidate differs`` (bool, for the verdict).
+        its interval, the base rate (candidates differing in loss or data, with the
+        interval of :func:`base_rate`) and ``_base rate`` (the share, for the verdict).
     """
     lz, rows = plan.lz, []
     methodology = lz.zoo.roster.methodologies
-    for (pool, anchor), run in runs.groupby(["pool", "anchor"], sort=False):
+    for (pool, anchor), run in runs[runs["pool"] != SAME_RECIPE].groupby(["pool", "anchor"], sort=False):
         if len(run) < 2:
             continue
         first, last = run.iloc[1], run.iloc[-1]
         candidates = plan.candidates(anchor, pool)
         fields = differing_fields(methodology[anchor], methodology[first["model"]])
-        loss_or_data = [m for m in candidates
-                        if {"loss", "data"} & set(differing_fields(methodology[anchor], methodology[m]))]
+        differs = [bool({"loss", "data"} & set(differing_fields(methodology[anchor], methodology[m])))
+                   for m in candidates]
+        share = base_rate(differs, n_bootstrap, seed)
         rows.append({
             "candidates": pool, "anchor": lz.names[anchor],
             "anchor + first addition -> ensemble (test %)":
@@ -340,8 +407,10 @@ def first_additions(plan: GreedyPlan, runs: pd.DataFrame) -> pd.DataFrame:
             f"final ensemble: gain (points, {LEVEL:.0%} CI)":
                 f"{int(last['size'])} members: "
                 + interval_text(last["gain"], last["gain_low"], last["gain_high"], sign=True),
-            "base rate: candidates differing in loss or data": f"{len(loss_or_data)} of {len(candidates)}",
-            "_every candidate differs": len(loss_or_data) == len(candidates),
+            "base rate: candidates differing in loss or data":
+                f"{sum(differs)} of {len(candidates)}: {100 * share.estimate:.0f}% "
+                f"[{100 * share.low:.0f}, {100 * share.high:.0f}]",
+            "_base rate": float(share.estimate),
         })
     return pd.DataFrame(rows)
 
@@ -350,7 +419,7 @@ def first_additions_view(first: pd.DataFrame) -> pd.DataFrame | Markdown:
     """The table of :func:`first_additions` as shown (indexed by pool and anchor), or a note."""
     if not len(first):
         return Markdown("No greedy run added a member: no anchor has a candidate.")
-    return first.drop(columns="_every candidate differs").set_index(["candidates", "anchor"])
+    return first.drop(columns="_base rate").set_index(["candidates", "anchor"])
 
 
 def pair_gains(lz: LowAccuracyZoo, pairs: list[tuple[str, str]], n_bootstrap: int,
@@ -582,16 +651,83 @@ def weak_partner_comparison(lz: LowAccuracyZoo, weak_partner: str | None, contro
     return WeakPartner(lz, weak, reference, comparison)
 
 
+def same_recipe_comparison(plan: GreedyPlan, runs: pd.DataFrame, n_bootstrap: int, seed: int) -> pd.DataFrame:
+    """Each anchor's greedy run over every candidate against its run over its own recipe.
+
+    Both runs end at their last step (``max_size`` members, or fewer when the pool runs
+    out); their gains over the anchor alone and the difference get paired bootstrap
+    intervals (test examples resampled, the same resamples for every anchor; the
+    models are fixed).
+
+    Args:
+        plan: The plan of :func:`greedy_plan`.
+        runs: The table of :func:`greedy_runs`.
+        n_bootstrap: Bootstrap samples.
+        seed: Seed of the resampling.
+
+    Returns:
+        One row per anchor with both runs: ``anchor``, ``members`` and ``own_members``
+        (each run's size), ``gain``, ``own_gain`` (the run over the anchor's recipe) and
+        ``difference``, each with ``_low`` and ``_high`` (points); empty when no anchor
+        has both runs.
+    """
+    lz, rows, columns = plan.lz, [], []
+    for anchor in plan.anchors:
+        full, own = (runs[(runs["pool"] == pool) & (runs["anchor"] == anchor)]
+                     for pool in ("under the cap", SAME_RECIPE))
+        if len(full) < 2 or len(own) < 2:
+            continue
+        gains = [lz.gain(anchor, list(run["model"])) for run in (full, own)]
+        columns += [*gains, gains[0] - gains[1]]
+        rows.append({"anchor": anchor, "members": len(full), "own_members": len(own)})
+    table = pd.DataFrame(rows, columns=["anchor", "members", "own_members"])
+    if rows:
+        interval = paired_intervals(np.stack(columns, axis=1), n_bootstrap, seed)
+        for k, name in enumerate(("gain", "own_gain", "difference")):
+            table[name], table[f"{name}_low"], table[f"{name}_high"] = (
+                100 * interval.estimate[k::3], 100 * interval.low[k::3], 100 * interval.high[k::3])
+    return table
+
+
+def same_recipe_view(plan: GreedyPlan, comparison: pd.DataFrame) -> pd.DataFrame | Markdown:
+    """The table of :func:`same_recipe_comparison` as shown, or a note when it is empty."""
+    if not len(comparison):
+        return Markdown("No anchor has both a candidate of its own recipe (another seed) and another "
+                        "candidate under the cap: there is no same-recipe baseline to show.")
+    gains = {column: interval_texts(comparison, column, 2, sign=True) for column in ("gain", "own_gain")}
+    return pd.DataFrame({
+        "anchor": [plan.lz.names[a] for a in comparison["anchor"]],
+        "every candidate: gain (points)": [f"{n} members: {g}" for n, g in zip(comparison["members"], gains["gain"])],
+        "own recipe only: gain (points)": [f"{n} members: {g}" for n, g in zip(comparison["own_members"],
+                                                                                gains["own_gain"])],
+        "difference (points)": interval_texts(comparison, "difference", 2, sign=True),
+        "verdict": [baseline_verdict(low, high)
+                    for low, high in zip(comparison["difference_low"], comparison["difference_high"])],
+    }).set_index("anchor")
+
+
 def gain_verdict(low: float, high: float) -> str:
     """Whether an ensemble's gain holds: its interval above 0, including 0, or below it.
 
     Example:
         >>> gain_verdict(-0.1, 0.5)
-        "no: the gain's interval includes 0"
+        "cannot tell at this size: the gain's interval includes 0"
     """
-    return ("yes: the gain's interval lies above 0" if low > 0 else
-            "no: the gain's interval includes 0" if high >= 0 else
-            "no: the ensemble is worse (interval below 0)")
+    return (f"{YES}: the gain's interval lies above 0" if low > 0 else
+            f"{NO}: the ensemble is worse (interval below 0)" if high < 0 else
+            f"{CANNOT_TELL}: the gain's interval includes 0")
+
+
+def baseline_verdict(low: float, high: float) -> str:
+    """Does the greedy run over every candidate gain more than the run over the anchor's recipe?
+
+    Example:
+        >>> baseline_verdict(0.1, 0.4)
+        "yes: every candidate gains more than the anchor's own recipe (interval above 0)"
+    """
+    return (f"{YES}: every candidate gains more than the anchor's own recipe (interval above 0)" if low > 0 else
+            f"{NO}: the anchor's own recipe gains more (interval below 0)" if high < 0 else
+            f"{CANNOT_TELL}: the difference's interval includes 0")
 
 
 def reference_verdict(low: float, high: float, stronger: float, band: float) -> str:
@@ -617,7 +753,7 @@ def reference_verdict(low: float, high: float, stronger: float, band: float) -> 
     if abs(stronger) <= 100 * band:
         return ("yes: the differently trained partner helps more (interval above 0)" if beyond else
                 "no: the same-recipe reference helps as much or more (interval below 0)" if below else
-                "not shown: the difference's interval includes 0")
+                f"{CANNOT_TELL}: the difference's interval includes 0")
     if beyond and stronger < 0:
         return "yes, even against a stronger same-recipe model (interval above 0)"
     if below and stronger > 0:
@@ -626,56 +762,81 @@ def reference_verdict(low: float, high: float, stronger: float, band: float) -> 
             f"{'weaker' if stronger > 0 else 'stronger'} than the weak partner, beyond the band")
 
 
-def low_accuracy_verdicts(plan: GreedyPlan, runs: pd.DataFrame, first: pd.DataFrame,
+def first_addition_verdict(first: pd.DataFrame, level: float = LEVEL) -> tuple[str, str]:
+    """The first additions against their base rates: this book's text and the verdict.
+
+    "yes" only when every first addition differs in loss or data and random first
+    additions (each run's drawn from its candidates) would all do so with probability
+    below ``1 - level``; "no" when some do not; else "cannot tell at this size".
+
+    Args:
+        first: The table of :func:`first_additions` (not empty).
+        level: 1 - the chance probability below which the hits count.
+
+    Returns:
+        The text and the verdict.
+    """
+    hits, rates = first["loss or data"], first["_base rate"]
+    chance = chance_of_at_least(list(rates), int(hits.sum()))
+    text = (f"{int(hits.sum())} of {len(hits)} runs; random first additions would give {rates.sum():.1f} on "
+            f"average, and {int(hits.sum())} or more with probability {chance:.2f}: "
+            + "; ".join(f"{r['anchor']} + {r['first addition']} ({r['differs in']}; base rate "
+                        f"{r['base rate: candidates differing in loss or data']})" for _, r in first.iterrows()))
+    if not hits.all():
+        return text, f"{NO}: {int((~hits).sum())} first addition(s) differ in neither"
+    return text, (f"{YES}: more often than random choices would" if chance < 1 - level else
+                  f"{CANNOT_TELL}: most candidates already differ in loss or data")
+
+
+def low_accuracy_verdicts(plan: GreedyPlan, runs: pd.DataFrame, first: pd.DataFrame, baseline: pd.DataFrame,
                           weak: WeakPartner) -> list[tuple[str, str, str, str]]:
     """Rows of the chapter's "Paper vs this book" table, decided from the intervals.
+
+    One row per anchor and pool of the greedy runs, per anchor against its own recipe,
+    one for the first additions, and the weak partner's.
 
     Args:
         plan: The plan of :func:`greedy_plan`.
         runs: The table of :func:`greedy_runs`.
         first: The table of :func:`first_additions`.
+        baseline: The table of :func:`same_recipe_comparison`.
         weak: The comparison of :func:`weak_partner_comparison`.
 
     Returns:
         (claim, paper, this book, reproduces?) rows for :func:`norep.book.chapter.paper_vs_book`.
     """
-    lz, anchor = plan.lz, plan.anchors[0]
+    lz = plan.lz
     names, test = lz.names, lz.accuracy["test"]
-
-    def greedy_text(last: pd.Series) -> str:
-        return (f"{names[anchor]} {100 * test[anchor]:.2f} -> {last['ensemble_accuracy']:.2f} "
-                f"({interval_text(last['gain'], last['gain_low'], last['gain_high'], digits=2, sign=True)})")
-
+    claims = {"under the cap": ("an anchor plus only weaker models beats the anchor (Fig 5)",
+                                "BiT-1k 82.85 -> 86.66 (+3.81) with candidates <= 77.9%"),
+              "in the band": ("... with accuracy-matched candidates only (the band)",
+                              "the paper's candidates are its 74-78% band")}
     rows = []
-    top = runs[(runs["pool"] == "under the cap") & (runs["anchor"] == anchor)]
-    if len(top) > 1:
-        last = top.iloc[-1]
+    for pool, (claim, paper) in claims.items():
+        for anchor in plan.anchors:
+            run = runs[(runs["pool"] == pool) & (runs["anchor"] == anchor)]
+            if len(run) < 2:
+                continue
+            last = run.iloc[-1]
+            rows.append((
+                f"{claim}, anchor {names[anchor]}", paper,
+                f"{names[anchor]} {100 * test[anchor]:.2f} -> {last['ensemble_accuracy']:.2f} "
+                f"({interval_text(last['gain'], last['gain_low'], last['gain_high'], digits=2, sign=True)}) "
+                f"with {int(last['size']) - 1} of {len(plan.candidates(anchor, pool))} candidates added",
+                gain_verdict(last["gain_low"], last["gain_high"])))
+    for row in baseline.itertuples():
         rows.append((
-            "an anchor plus only weaker models beats the anchor (Fig 5)",
-            "BiT-1k 82.85 -> 86.66 (+3.81) with candidates <= 77.9%",
-            (f"{greedy_text(last)} with {int(last['size']) - 1} of "
-             f"{len(plan.candidates(anchor, 'under the cap'))} candidates "
-             f"(calibration accuracy <= {100 * plan.cap:.1f}%) added"),
-            gain_verdict(last["gain_low"], last["gain_high"])))
-    matched = runs[(runs["pool"] == "in the band") & (runs["anchor"] == anchor)]
-    if len(matched) > 1:
-        last = matched.iloc[-1]
-        rows.append((
-            "... with accuracy-matched candidates only (the band)",
-            "the paper's candidates are its 74-78% band",
-            greedy_text(last), gain_verdict(last["gain_low"], last["gain_high"])))
+            f"... more than a greedy run over the anchor's own recipe (other seeds), anchor {names[row.anchor]}",
+            "no such baseline in the paper",
+            f"{row.gain:+.2f} vs {row.own_gain:+.2f}; difference "
+            + interval_text(row.difference, row.difference_low, row.difference_high, digits=2, sign=True),
+            baseline_verdict(row.difference_low, row.difference_high)))
     if len(first):
-        hits = first["loss or data"]
         rows.append((
             "the first addition differs from the anchor in loss and/or data (Fig 5 table)",
             ("4 of 4: CLIP-L 85.1 + SEResNeXt-26d 77.6 -> 85.7; ALIGN 84.7 + TF-Inception-V3 77.9 -> 85.8; "
              "EfficientNet-B3 80.9 + ALIGN-ZS 75.5 -> 84.9; BiT-1k 82.9 + ALIGN-ZS 75.5 -> 83.2"),
-            f"{int(hits.sum())} of {len(hits)} runs: "
-            + "; ".join(f"{r['anchor']} + {r['first addition']} ({r['differs in']}; base rate "
-                        f"{r['base rate: candidates differing in loss or data']})" for _, r in first.iterrows()),
-            ("yes" if hits.all() else "partly" if hits.any() else "no")
-            + ("; but trivially here: every candidate differs from its anchor in loss or data"
-               if first["_every candidate differs"].all() else "")))
+            *first_addition_verdict(first)))
     if weak.comparison is not None:
         rows += weak_partner_verdicts(weak, lz.zoo.roster.band)
     return rows

@@ -3,8 +3,8 @@
 The chapter calls, in order: :func:`zoo_models` (the models in display order, with
 their methodology and category), :func:`methodology_table`, :func:`zoo_accuracy` (both
 accuracies, the test intervals and band membership), :func:`band_sentence`,
-:func:`category_counts` and :func:`zoo_verdicts` (the rows of its "Paper vs this book"
-table).
+:func:`band_gaps`, :func:`category_counts` and :func:`zoo_verdicts` (the rows of its
+"Paper vs this book" table).
 
 Example:
     >>> zoo = open_zoo("runs/fashion_mnist", "cnn-seed0", 0.01)        # doctest: +SKIP
@@ -22,8 +22,8 @@ from IPython.display import Markdown
 
 from norep.book.chapter import ChapterZoo
 from norep.store import read_outcomes
-from norep.zoo import CATEGORIES
-from norep.zoo.roster import BASE_LABEL
+from norep.zoo import CATEGORIES, FIELDS
+from norep.zoo.roster import BASE_LABEL, ROLE_LABELS
 
 
 def zoo_models(zoo: ChapterZoo) -> pd.DataFrame:
@@ -58,27 +58,34 @@ def zoo_models(zoo: ChapterZoo) -> pd.DataFrame:
     return models.sort_values("group", key=lambda group: group.map(rank), kind="stable")
 
 
-def methodology_table(models: pd.DataFrame) -> pd.DataFrame:
+def methodology_table(zoo: ChapterZoo, models: pd.DataFrame) -> pd.DataFrame:
     """The methodology of every model, one row each, as the chapter shows it.
 
     Args:
+        zoo: The chapter's zoo.
         models: The table of :func:`zoo_models`.
 
     Returns:
-        Columns model, category, role, architecture, objective, training data, seed and
-        hyper-parameters (``key=value`` pairs).
+        Columns model, category, role, differs from the base in (the fields, from the
+        training data down to the seed), architecture, objective, training data, seed
+        and hyper-parameters (``key=value`` pairs).
 
     Example:
-        >>> methodology_table(zoo_models(zoo))   # doctest: +SKIP
+        >>> methodology_table(zoo, zoo_models(zoo))   # doctest: +SKIP
     """
+    methods = zoo.roster.methodologies
+    base = methods[zoo.roster.base]
+    differs = [", ".join(f.replace("_", " ") for f in FIELDS if getattr(methods[m], f) != getattr(base, f)) or "-"
+               for m in models.index]
     return pd.DataFrame({
         "model": models["display_name"],
         "category": models["group"],
         "role": models["role"],
+        "differs from the base in": differs,
         "architecture": models["architecture"],
         "objective": models["objective"],
         "training data": models["training_data"],
-        "seed": models["seed"].astype(int),
+        "seed": [str(int(seed)) if pd.notna(seed) else "-" for seed in models["seed"]],
         "hyper-parameters": [", ".join(f"{k}={v}" for k, v in json.loads(h).items())
                              for h in models["hyperparameters"]],
     })
@@ -100,9 +107,9 @@ def zoo_accuracy(zoo: ChapterZoo, models: pd.DataFrame, seed: int, n_bootstrap: 
 
     Returns:
         One row per model: ``calibration`` (accuracy on the roster's band split),
-        ``test``, ``test_low``, ``test_high``, ``in_band`` (a gap of exactly the band is
-        in it), ``group``, ``role`` and ``label`` (the name, marked when a control);
-        accuracies as fractions.
+        ``test``, ``test_low``, ``test_high``, ``test_gap`` (test minus the base's test
+        accuracy), ``in_band`` (a gap of exactly the band is in it), ``group``, ``role``
+        and ``label`` (the name, marked when a control); accuracies as fractions.
 
     Example:
         >>> zoo_accuracy(zoo, zoo_models(zoo), seed=0, n_bootstrap=1000)["in_band"]  # doctest: +SKIP
@@ -115,6 +122,7 @@ def zoo_accuracy(zoo: ChapterZoo, models: pd.DataFrame, seed: int, n_bootstrap: 
     rng = np.random.default_rng(seed)
     draws = rng.binomial(n_test, accuracy["test"], size=(n_bootstrap, len(models))) / n_test
     accuracy["test_low"], accuracy["test_high"] = np.percentile(draws, [2.5, 97.5], axis=0)
+    accuracy["test_gap"] = accuracy["test"] - accuracy.loc[zoo.roster.base, "test"]
     accuracy["in_band"] = table["in_band"]
     accuracy["group"], accuracy["role"] = models["group"], models["role"]
     accuracy["label"] = [f"{name} (control)" if role == "accuracy-control" else name
@@ -142,26 +150,55 @@ def band_sentence(zoo: ChapterZoo, accuracy: pd.DataFrame) -> Markdown:
         "partners are in the band.")
 
 
+def band_gaps(zoo: ChapterZoo, accuracy: pd.DataFrame) -> pd.DataFrame:
+    """The partners in the band, with both accuracy gaps to the base.
+
+    The band is decided on calibration accuracy; the test gap beside it shows how far a
+    partner in the band may still be from the base where the chapters measure.
+
+    Args:
+        zoo: The chapter's zoo.
+        accuracy: The table of :func:`zoo_accuracy`.
+
+    Returns:
+        One row per member in the band (by category): model, category, calibration gap
+        and test gap (points, partner minus base).
+
+    Example:
+        >>> band_gaps(zoo, zoo_accuracy(zoo, zoo_models(zoo), 0, 1000))   # doctest: +SKIP
+    """
+    base = zoo.roster.base
+    kept = accuracy[(accuracy["role"] == "member") & accuracy["in_band"] & (accuracy.index != base)]
+    return pd.DataFrame({
+        "model": kept["label"],
+        "category": kept["group"],
+        "calibration gap (pt)": (100 * (kept["calibration"] - accuracy.loc[base, "calibration"])).round(2),
+        "test gap (pt)": (100 * kept["test_gap"]).round(2),
+    }).set_index("model")
+
+
 def category_counts(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Members per category, those in the band, and the accuracy controls (counted apart).
+    """Members per category, those in the band, and the models of other roles (counted apart).
 
     Args:
         accuracy: The table of :func:`zoo_accuracy`.
 
     Returns:
         One row per category (the base first, then Reinit to Dataset, zeros included),
-        columns members, in band and accuracy controls.
+        columns members, in band, and one per other role present (accuracy controls,
+        same seed, data only) by the category its methodology falls in.
 
     Example:
         >>> category_counts(zoo_accuracy(zoo, zoo_models(zoo), 0, 1000))   # doctest: +SKIP
     """
     members = accuracy[accuracy["role"] == "member"]
-    controls = accuracy[accuracy["role"] == "accuracy-control"]
-    return pd.DataFrame({
-        "members": members.groupby("group").size(),
-        "in band": members["in_band"].groupby(members["group"]).sum(),
-        "accuracy controls": controls.groupby("group").size(),
-    }).reindex([BASE_LABEL, *CATEGORIES]).fillna(0).astype(int).rename_axis("category")
+    columns = {"members": members.groupby("group").size(),
+               "in band": members["in_band"].groupby(members["group"]).sum()}
+    for role, label in ROLE_LABELS.items():
+        others = accuracy[accuracy["role"] == role]
+        if len(others) or role == "accuracy-control":
+            columns[label.lower() + ("s" if role == "accuracy-control" else "")] = others.groupby("group").size()
+    return pd.DataFrame(columns).reindex([BASE_LABEL, *CATEGORIES]).fillna(0).astype(int).rename_axis("category")
 
 
 def zoo_verdicts(zoo: ChapterZoo, accuracy: pd.DataFrame) -> list[tuple[str, str, str, str]]:

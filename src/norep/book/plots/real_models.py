@@ -221,7 +221,7 @@ def consistency_by_set(consistency: pd.DataFrame, level: float = 0.95) -> Figure
                   "1 = identical)")
     ax.set_title(f"model-vs-human: error consistency on {len(order)} out-of-distribution "
                  f"sets\n(kappa per condition, averaged over conditions; {level:.0%} "
-                 "bootstrap intervals)", fontsize=10)
+                 "intervals: observers and images resampled)", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return fig

@@ -1,4 +1,4 @@
-"""Figures of the specialization chapter: theta histograms, pair effects, who wins where."""
+"""Figures of the specialization chapter: theta histograms, pair effects, who wins where, pair sets."""
 
 from __future__ import annotations
 
@@ -175,4 +175,63 @@ def subdomain_wins(table: pd.DataFrame, unit: str = "points") -> Figure:
                Line2D([], [], marker="o", ls="", markerfacecolor="white", markeredgecolor="0.72",
                       label="neither (interval includes 0)")]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    return fig
+
+
+def pair_sets(pairs: pd.DataFrame, means: pd.DataFrame, xlabel: str, reference: str | None = None,
+              highlight: tuple[str, str] | None = None, title: str | None = None) -> Figure:
+    """Every pair's value by set of pairs, with each set's mean and its interval.
+
+    One row per set (top to bottom in the order of ``means``): the pairs as jittered
+    dots in the set's color (:func:`group_color`, or the Reinit color for the
+    ``reference`` set), the mean as a black diamond with its interval below them, and a
+    dashed line at the reference set's mean. The highlighted pair is ringed.
+
+    Args:
+        pairs: One row per pair with columns ``kind`` (its set), ``value``,
+            ``model_a`` and ``model_b``.
+        means: Indexed by set, with columns ``value``, ``low`` and ``high``.
+        xlabel: The x axis label (the value and its unit).
+        reference: The set the others are compared with (its mean is marked), or None.
+        highlight: A pair (model_a, model_b) to ring, or None.
+        title: Optional title.
+
+    Returns:
+        The figure.
+
+    Example:
+        >>> pairs = pd.DataFrame({"kind": ["seeds", "seeds", "Dataset"], "value": [4.0, 5.0, 6.0],
+        ...                       "model_a": ["a", "a", "b"], "model_b": ["b", "c", "d"]})
+        >>> means = pd.DataFrame({"value": [4.5, 6.0], "low": [4.0, 6.0], "high": [5.0, 6.0]},
+        ...                      index=["seeds", "Dataset"])
+        >>> fig = pair_sets(pairs, means, "class spread (points)", reference="seeds", highlight=("b", "d"))
+    """
+    rng = np.random.default_rng(0)
+    kinds = list(means.index)
+    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(kinds) + 1.6), layout="constrained")
+    for row, kind in zip(range(len(kinds) - 1, -1, -1), kinds):
+        inside = pairs[pairs["kind"] == kind]
+        color = group_color("Reinit" if kind == reference else kind)
+        ax.scatter(inside["value"], row + 0.12 + rng.uniform(-0.1, 0.1, len(inside)), s=14, color=color,
+                   alpha=0.6, linewidths=0)
+        mean = means.loc[kind]
+        ax.hlines(row - 0.18, mean["low"], mean["high"], color="black", linewidth=1.6)
+        ax.scatter([mean["value"]], [row - 0.18], marker="D", s=36, color="black", zorder=3)
+        if highlight is not None:
+            chosen = inside[(inside["model_a"] == highlight[0]) & (inside["model_b"] == highlight[1])]
+            ax.scatter(chosen["value"], np.full(len(chosen), row + 0.12), s=110, facecolors="none",
+                       edgecolors="crimson", linewidths=1.6, zorder=4)
+    if reference is not None:
+        ax.axvline(means.loc[reference, "value"], color="0.3", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(kinds) - 1, -1, -1), kinds, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    handles = [Line2D([], [], marker="o", ls="", color="0.5", alpha=0.6, label="one pair"),
+               Line2D([], [], marker="D", color="black", label="mean, crossed interval")]
+    if highlight is not None:
+        handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="none", markeredgecolor="crimson",
+                              markersize=10, label="the showcased pair"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
     return fig

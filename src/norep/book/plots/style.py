@@ -6,14 +6,16 @@ import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
 from norep.zoo import CATEGORIES
-from norep.zoo.roster import BASE_LABEL, CONTROL_LABEL
+from norep.zoo.roster import BASE_LABEL, CONTROL_LABEL, DATA_ONLY_LABEL, SAME_SEED_LABEL
 
 CATEGORY_COLORS = {BASE_LABEL: "black", **dict(zip(CATEGORIES, plt.get_cmap("tab10").colors))}
 """A color for the base and one per divergence category."""
 
 
-GROUP_COLORS = {**CATEGORY_COLORS, CONTROL_LABEL: "0.6"}
-""":data:`CATEGORY_COLORS` plus a grey for the accuracy controls."""
+GROUP_COLORS = {**CATEGORY_COLORS, SAME_SEED_LABEL: plt.get_cmap("tab10").colors[6],
+                DATA_ONLY_LABEL: plt.get_cmap("tab10").colors[5], CONTROL_LABEL: "0.6"}
+""":data:`CATEGORY_COLORS` plus the same-seed lesson, the data-only subgroup and a grey for the
+accuracy controls."""
 
 
 SUMMARY_MARKERS = ("D", "s", "^", "v")

@@ -7,7 +7,9 @@ repository (``model_predictions/base/``); any other model saved in that format i
 imported too, with its methodology left empty.
 
 Examples are the validation images sorted by file name, all in the split ``test``.
-Subdomain columns:
+Each model's arrays are ``predictions`` and ``confidences`` (the probability of the
+predicted class, as given: uncalibrated, and without the full probabilities no
+temperature can rescale it). Subdomain columns:
 
 - ``class_range``: ``nature`` for class ids in [0, 300), ``anthropogenic`` for ids in
   [500, 900), ``other`` otherwise: the two ranges the paper's Figure 4 contrasts, read

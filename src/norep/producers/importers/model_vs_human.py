@@ -13,8 +13,14 @@ file id (``n03041632_7380.png``): the leading tokens carry a trial number and an
 observer token. A missing condition (empty or ``NaN``, as in the model files of the
 single-condition sets) is read as ``0``, the value the human files use.
 
-The stored arrays are ``predictions`` only (-1 where the observer gave no answer or
-never saw the example): the files record decisions, not confidences.
+The stored arrays are ``predictions`` only: the files record decisions, not
+confidences. A response is stored as it was given: a human's ``na`` (no answer in
+time) is the store's last class, :data:`NO_ANSWER` (after the 16 categories of
+:data:`CLASSES`), so that, read as stored, it is a wrong answer, as model-vs-human
+counts it (its analyses use ``is_correct = object_response == category``). An example
+the observer never saw is -1 (missing). A reader that prefers to leave no-answer
+trials out treats the class :data:`NO_ANSWER` as missing (see
+``norep.book.chapters.real_models.NO_ANSWER_RULES``).
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ CLASSES = (
     "dog", "elephant", "keyboard", "knife", "oven", "truck",
 )
 NO_ANSWER = "na"
+"""A human's response when no answer came in time; the store's last class."""
+STORE_CLASSES = (*CLASSES, NO_ANSWER)
+"""The classes of every model-vs-human store: the 16 categories, then :data:`NO_ANSWER`."""
 REQUIRED_COLUMNS = ("object_response", "category", "condition", "imagename")
 UPSTREAM = "https://raw.githubusercontent.com/bethgelab/model-vs-human/{commit}/raw-data/{dataset}/{name}"
 COMMITS = {
@@ -137,22 +146,20 @@ def read_trials(file: Path) -> pd.DataFrame:
 
     Returns:
         One row per trial: ``example_id`` (``condition/image``), ``label`` and
-        ``response`` (class indices; -1 for no answer).
+        ``response`` (indices into :data:`STORE_CLASSES`; a no-answer is the index of
+        :data:`NO_ANSWER`).
     """
     frame = read_csv_checked(file, REQUIRED_COLUMNS, ("object_response", "category", "imagename"))
     condition = frame["condition"].fillna("").replace({"": "0", "NaN": "0", "nan": "0"})
     example_id = condition + "/" + image_identities(frame["imagename"])
     reject_duplicates(example_id, str(file))
-    index_of = {name: i for i, name in enumerate(CLASSES)}
-    response = frame["object_response"]
-    answered = response != NO_ANSWER
-    responses = np.full(len(frame), -1, dtype=np.int64)
-    responses[answered.to_numpy()] = class_indices(response[answered], index_of, str(file))
+    responses = {name: i for i, name in enumerate(STORE_CLASSES)}
+    labels = {name: i for i, name in enumerate(CLASSES)}
     return pd.DataFrame({
         "example_id": example_id,
         "condition": condition,
-        "label": class_indices(frame["category"], index_of, str(file)),
-        "response": responses,
+        "label": class_indices(frame["category"], labels, str(file)),
+        "response": class_indices(frame["object_response"], responses, str(file)),
     })
 
 
@@ -207,7 +214,7 @@ def read_dataset(dataset: str, folders: list[Path], path: Path) -> ImportedStore
     return ImportedStore(
         path=path,
         dataset=f"model-vs-human/{dataset}",
-        classes=list(CLASSES),
+        classes=list(STORE_CLASSES),
         examples=pd.DataFrame({
             "example_id": examples["example_id"].to_numpy(),
             "label": examples["label"].to_numpy(),
