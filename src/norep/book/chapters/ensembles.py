@@ -477,8 +477,11 @@ class ImprovementFits:
 
     def rows(self) -> list[tuple[str, LinearFit | None, float]]:
         """(panel: pairs, fit, mean conversion rate − ½ over the fitted pairs) per fit."""
-        return [(f"{panel}: {name}", fit, float(np.nanmean(self.fitted[panel][name]["conversion_rate"] - 0.5))
-                 if len(self.fitted[panel][name]) else float("nan"))
+        def conversion_above_half(table: pd.DataFrame) -> float:
+            rates = table["conversion_rate"].dropna()
+            return float(rates.mean() - 0.5) if len(rates) else float("nan")
+
+        return [(f"{panel}: {name}", fit, conversion_above_half(self.fitted[panel][name]))
                 for panel, fits in self.fits.items() for name, fit in fits.items()]
 
     def table(self) -> pd.DataFrame:

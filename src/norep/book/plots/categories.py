@@ -126,9 +126,12 @@ def pair_heatmap(matrices: dict[str, np.ndarray], labels: list[str], groups: lis
                              layout="constrained", squeeze=False)
     bounds = [k for k in range(1, n) if groups[k] != groups[k - 1]]
     for ax, (name, matrix) in zip(axes[0], matrices.items()):
-        sns.heatmap(np.asarray(matrix, dtype=float), ax=ax, cmap=(cmaps or {}).get(name, "viridis"),
-                    annot=n <= 14 if annotate is None else annotate, fmt=".2f", annot_kws={"fontsize": 6},
-                    xticklabels=labels, yticklabels=labels, cbar_kws={"shrink": 0.75, "label": name})
+        values = np.asarray(matrix, dtype=float)
+        empty = not np.isfinite(values).any()  # e.g. kappa of models that are never right
+        sns.heatmap(values, ax=ax, cmap=(cmaps or {}).get(name, "viridis"), vmin=0 if empty else None,
+                    vmax=1 if empty else None, annot=n <= 14 if annotate is None else annotate, fmt=".2f",
+                    annot_kws={"fontsize": 6}, xticklabels=labels, yticklabels=labels,
+                    cbar_kws={"shrink": 0.75, "label": name})
         ax.hlines(bounds, 0, n, color="white", linewidth=2)
         ax.vlines(bounds, 0, n, color="white", linewidth=2)
         ax.tick_params(labelsize=7)
