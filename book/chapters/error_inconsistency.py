@@ -63,9 +63,10 @@ zoo.intro()
 # The intervals of this table are **example-only**: 95% percentile intervals of the
 # **paired bootstrap** over test examples (each resample redraws the examples once for
 # every pair). They say how precisely this test set measures this pair; they leave out
-# which model happened to be trained. The accuracy controls (the base's recipe stopped
-# at a lower accuracy) are paired with the base too, but kept out of the categories:
-# they show what a loss of accuracy alone does.
+# which model happened to be trained. The accuracy controls (the base's recipe family
+# made weaker: less data or a shorter schedule, each from its own seed) are paired with
+# the base too, but kept out of the categories: they show what a loss of accuracy alone
+# does.
 
 # %%
 pairs = base_pairs(zoo, n_bootstrap, seed)
@@ -200,9 +201,10 @@ adjusted.contrasts()
 # %% [markdown]
 # ## How much is mere accuracy
 #
-# The accuracy controls follow the base's recipe exactly and stop early. Their error
-# inconsistency with the base is what a loss of accuracy does without any change of
-# methodology; set beside the partners', it shows how much of a category's error
+# The accuracy controls keep the base's architecture, objective and data and train to
+# the end of a shorter schedule or on less data, each from its own seed. Their error
+# inconsistency with the base is what a loss of accuracy does without a change of
+# method; set beside the partners', it shows how much of a category's error
 # inconsistency could be explained by strength alone.
 
 # %%

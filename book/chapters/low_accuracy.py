@@ -154,11 +154,11 @@ if len(pairs):
 # (76.2%), and still gains 1.5 points. Here the weak partner is, unless the parameters
 # name one, the **weakest** Dataset or Framework member relative to the base (an
 # Architecture member when there is none). Its reference is the accuracy control
-# closest to it in calibration accuracy: the base's own recipe stopped early, weak
-# for the same reason of strength but not different in method. (A store without
-# accuracy controls falls back to the Reinit or Hyper-parameters member closest in
-# accuracy.) The gains are over the base alone, on test, with paired bootstrap
-# intervals from the same resamples, so their difference has an interval too.
+# closest to it in calibration accuracy: the base's recipe family made weaker (less
+# data or a shorter schedule), weak in strength but not different in method. (A store
+# without accuracy controls falls back to the Reinit or Hyper-parameters member
+# closest in accuracy.) The gains are over the base alone, on test, with paired
+# bootstrap intervals from the same resamples, so their difference has an interval too.
 
 # %%
 weak = la.weak_partner_comparison(lz, weak_partner, control, n_bootstrap, seed)

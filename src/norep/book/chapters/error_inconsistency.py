@@ -32,7 +32,6 @@ from norep.analysis.verdicts import (
     interval_columns,
     interval_text,
     interval_texts,
-    means_text,
 )
 from norep.book.chapter import ChapterZoo
 from norep.book.plots.categories import category_metrics, pair_heatmap
@@ -756,11 +755,11 @@ def claims(pairs: BasePairs, adjusted: Adjustment, everything: AllPairs,
     if trend is not None:
         rows.append(("error inconsistency adjusted for accuracy",
                      "not reported (the band is the paper's only control)",
-                     means_text(trend.means, 3, sign=True) + f" (residuals; fit on {adjusted.reference})",
+                     f"residuals: {trend.text} (fit on {adjusted.reference})",
                      trend.verdict))
     controls = pairs.zoo.roster.controls
     if controls:
-        rows.append(("accuracy alone: the base's recipe stopped early", "not measured", "; ".join(
+        rows.append(("accuracy alone: the base's recipe family made weaker", "not measured", "; ".join(
             f"{pairs.zoo.names[m]} ({100 * r['accuracy']:.1f}%): {r['error_inconsistency']:.3f}"
             for m, r in pairs.table.loc[controls].iterrows())
             + f"; categories above every control: {', '.join(pairs.above_controls()) or 'none'}", "-"))
