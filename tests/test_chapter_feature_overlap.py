@@ -171,3 +171,23 @@ def test_sections_on_an_imagenet_shaped_store(tmp_path):
     assert mixes.table["gain"].notna().all()
     similarity = chapter.feature_similarity(embeddings, seed=0)
     assert similarity.table.loc["dataset", "linear_cka"] > 0
+
+
+def test_similarity_predicts_gain_with_partner_redrawn_intervals_and_no_p_value():
+    from scipy.stats import spearmanr
+
+    from norep.book.chapters.feature_overlap import Similarity
+
+    rng = np.random.default_rng(0)
+    gain = rng.normal(size=12)
+    table = pd.DataFrame({"category": "Reinit", "linear_cka": -gain + 0.1 * rng.normal(size=12),
+                          "debiased_cka": rng.normal(size=12), "mutual_knn": gain,
+                          "error_inconsistency": gain ** 3, "ensemble_gain": gain})
+    shown = Similarity(embeddings=None, table=table, n_bootstrap=200, seed=0).predicts_gain()
+    assert list(shown.columns) == ["Spearman rho with ensemble gain [partners redrawn]"]
+    texts = shown.iloc[:, 0]
+    rho = spearmanr(table["linear_cka"], gain).statistic
+    assert texts["linear CKA"].startswith(f"{rho:+.2f} [")
+    # A perfectly monotone measure has rho 1 on every redraw of the partners.
+    assert texts["mutual k-NN (k=10)"] == "+1.00 [+1.00, +1.00]"
+    assert texts["error inconsistency"] == "+1.00 [+1.00, +1.00]"

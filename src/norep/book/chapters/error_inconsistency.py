@@ -21,7 +21,7 @@ from IPython.display import Markdown
 from matplotlib.figure import Figure
 
 from norep.analysis.adjust import accuracy_adjusted, leave_one_model_out
-from norep.analysis.bootstrap import model_weights, pair_weights
+from norep.analysis.bootstrap import model_weights, nanquantile, pair_weights
 from norep.analysis.pairs import bootstrap_pair_counts, pair_metrics
 from norep.analysis.verdicts import (
     CategoryTrend,
@@ -203,7 +203,7 @@ class BasePairs:
                                               self.level, weights)
             first, last = summary.index[0], summary.index[-1]
             difference = draws[metric][last] - draws[metric][first]
-            low, high = np.nanquantile(difference, [(1 - self.level) / 2, (1 + self.level) / 2])
+            low, high = nanquantile(difference, ((1 - self.level) / 2, (1 + self.level) / 2))
             estimate = summary.loc[last, metric] - summary.loc[first, metric]
             rows[name] = {"difference": f"{last} − {first}",
                           f"{self.level:.0%} interval": interval_text(estimate, low, high, 4, sign=True),

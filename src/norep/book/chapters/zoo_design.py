@@ -19,7 +19,7 @@ import pandas as pd
 from IPython.display import Markdown
 from matplotlib.figure import Figure
 
-from norep.analysis.bootstrap import model_weights, pair_weights, weighted_means
+from norep.analysis.bootstrap import model_weights, nanquantile, pair_weights, weighted_means
 from norep.analysis.fields import FieldEffects, field_effects
 from norep.analysis.pairs import bootstrap_pair_counts, pair_metrics
 from norep.analysis.verdicts import interval_text
@@ -60,7 +60,7 @@ class GroupComparison:
         """The difference of two group means with its crossed interval, in words."""
         difference = self.groups.loc[high, metric] - self.groups.loc[low, metric]
         tail = (1 - self.level) / 2
-        lo, hi = np.nanquantile(self.draws[metric][high] - self.draws[metric][low], [tail, 1 - tail])
+        lo, hi = nanquantile(self.draws[metric][high] - self.draws[metric][low], (tail, 1 - tail))
         return f"{high} − {low}: {interval_text(difference, lo, hi, 3, scale=scale, sign=True)}"
 
     def shown(self) -> pd.DataFrame:
@@ -102,7 +102,7 @@ def compare_groups(zoo: ChapterZoo, groups: dict[str, list[str]], n_bootstrap: i
     rows, draws = {}, {m: {} for m in METRICS}
     for metric in METRICS:
         value, samples = getattr(full, metric), getattr(boot, metric)
-        low, high = np.nanquantile(samples, [tail, 1 - tail], axis=0)
+        low, high = nanquantile(samples, (tail, 1 - tail))
         models[metric], models[f"{metric}_low"], models[f"{metric}_high"] = value, low, high
     for label in groups:
         mask = np.array(labels) == label
@@ -110,7 +110,7 @@ def compare_groups(zoo: ChapterZoo, groups: dict[str, list[str]], n_bootstrap: i
         for metric in METRICS:
             draws[metric][label] = weighted_means(getattr(boot, metric)[:, mask], pair_weight[:, mask])
             row[metric] = float(getattr(full, metric)[mask].mean())
-            row[f"{metric}_low"], row[f"{metric}_high"] = np.nanquantile(draws[metric][label], [tail, 1 - tail])
+            row[f"{metric}_low"], row[f"{metric}_high"] = nanquantile(draws[metric][label], (tail, 1 - tail))
         rows[label] = row
     return GroupComparison(models=models, groups=pd.DataFrame(rows).T, draws=draws, level=level)
 
