@@ -191,3 +191,21 @@ def test_similarity_predicts_gain_with_partner_redrawn_intervals_and_no_p_value(
     # A perfectly monotone measure has rho 1 on every redraw of the partners.
     assert texts["mutual k-NN (k=10)"] == "+1.00 [+1.00, +1.00]"
     assert texts["error inconsistency"] == "+1.00 [+1.00, +1.00]"
+
+
+@pytest.mark.parametrize("shifts, expected", [((0.02, 0.03), "yes"), ((0.02, 0.0), "cannot tell at this size"),
+                                              ((0.02, -0.03), "no")])
+def test_mixes_beat_the_better_model_by_the_rule_per_category(shifts, expected):
+    from norep.book.chapters.feature_overlap import Mixes
+
+    rng = np.random.default_rng(0)
+    draws = {c: shift + 0.004 * rng.standard_normal(400) for c, shift in zip(("Reinit", "Dataset"), shifts)}
+    summary = pd.DataFrame({"gain": shifts, "gain_sd": [0.004, 0.004], "gain_n": [4, 4]}, index=["Reinit", "Dataset"])
+    table = pd.DataFrame({"beats_both": [True, False]})
+    mixes = Mixes(None, pd.DataFrame(), table, summary, {"gain": draws}, n_draws=1, n_bootstrap=400)
+    verdict, contrasts = mixes.beats_better()
+    assert verdict == expected
+    assert [c.label for c in contrasts] == ["Reinit: 50/50 − better alone", "Dataset: 50/50 − better alone"]
+    assert contrasts[0].verdict == "yes" and "detectable at 80% power" in contrasts[0].text
+    # One-sample power: (z_0.975 + z_0.8) x sd / sqrt(n), in points.
+    assert contrasts[0].detectable == pytest.approx((1.959964 + 0.841621) * 0.004 / 2, rel=1e-4)

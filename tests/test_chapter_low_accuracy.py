@@ -169,8 +169,9 @@ def test_differing_fields_skips_unknown_fields():
 
 def test_gain_verdict_reads_the_interval():
     assert la.gain_verdict(0.1, 0.4).startswith("yes")
-    assert la.gain_verdict(0.0, 0.4) == "cannot tell at this size: the gain's interval includes 0"
-    assert la.gain_verdict(-0.4, -0.1) == "no: the ensemble is worse (interval below 0)"
+    assert la.gain_verdict(0.0, 0.4) == ("cannot tell at this size: the gain's interval includes 0; "
+                                         "detectable at 80% power: ±0.29")
+    assert la.gain_verdict(-0.4, -0.1).startswith("no: the ensemble is worse (interval below 0); detectable")
     assert la.baseline_verdict(0.1, 0.4).startswith("yes")
     assert la.baseline_verdict(-0.1, 0.4).startswith("cannot tell at this size")
     assert la.baseline_verdict(-0.4, -0.1).startswith("no: the anchor's own recipe")

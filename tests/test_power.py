@@ -106,3 +106,18 @@ def test_cannot_tell_without_draws_and_texts_scale():
                              "paper's effect +5.0")
     # NaN draws (no defined value on any sample) are no interval either.
     assert contrast_verdict("x", 0.1, np.full(10, np.nan), 0.01).verdict == CANNOT_TELL
+
+
+def test_detectable_from_an_interval_matches_the_two_group_formula():
+    from norep.analysis.power import detectable_from_interval
+
+    # A normal 95% interval of half-width 1.96 x se is the two-group case with that se.
+    se = 0.3
+    half = 1.959964 * se
+    # ... the same as detectable_difference with that standard error (sd = se x sqrt(2), n = 2).
+    assert detectable_from_interval(-half, half) == pytest.approx(detectable_difference(se * 2 ** 0.5, 2, 0.0, 2),
+                                                                  rel=1e-5)
+    assert detectable_from_interval(-half, half) == pytest.approx((1.959964 + 0.841621) * se, rel=1e-5)
+    # Shifting the interval does not change the resolution; widening it scales it.
+    assert detectable_from_interval(1 - half, 1 + half) == pytest.approx(detectable_from_interval(-half, half))
+    assert detectable_from_interval(-2 * half, 2 * half) == pytest.approx(2 * detectable_from_interval(-half, half))

@@ -58,3 +58,19 @@ def detectable_difference(sd_a: float, n_a: int, sd_b: float, n_b: int, level: f
     z = norm.ppf(1 - (1 - level) / 2) + norm.ppf(power)
     return float(z * math.sqrt(sd_a ** 2 / n_a + sd_b ** 2 / n_b))
 
+
+
+def detectable_from_interval(low: float, high: float, level: float = 0.95, power: float = POWER) -> float:
+    r"""The detectable difference of an estimate whose ``level`` interval is [low, high].
+
+    For a comparison of fixed models (e.g. one ensemble against its anchor on the same
+    test examples) the standard error is read from the interval's width, as for a
+    normal interval, :math:`se = (high - low) / (2 z_{1 - (1 - level)/2})`, and the
+    detectable difference is :math:`(z_{1 - (1 - level)/2} + z_{power})\, se`.
+
+    Example:
+        >>> round(detectable_from_interval(-1.96, 1.96), 3)   # se = 1
+        2.802
+    """
+    z = norm.ppf(1 - (1 - level) / 2)
+    return float((z + norm.ppf(power)) * (high - low) / (2 * z))

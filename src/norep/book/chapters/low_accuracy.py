@@ -32,6 +32,7 @@ from IPython.display import Markdown
 
 from norep.analysis.bootstrap import Interval, bootstrap_sums, model_weights, percentile_interval
 from norep.analysis.ensembles import ensemble_predictions
+from norep.analysis.power import detectable_from_interval
 from norep.analysis.verdicts import CANNOT_TELL, NO, YES, interval_text, interval_texts
 from norep.book.chapter import ChapterZoo
 from norep.book.views import fit_temperatures, greedy_ensemble
@@ -709,25 +710,30 @@ def same_recipe_view(plan: GreedyPlan, comparison: pd.DataFrame) -> pd.DataFrame
 def gain_verdict(low: float, high: float) -> str:
     """Whether an ensemble's gain holds: its interval above 0, including 0, or below it.
 
+    The power statement reads the test set's resolution from the interval (the models
+    are fixed: :func:`norep.analysis.power.detectable_from_interval`).
+
     Example:
         >>> gain_verdict(-0.1, 0.5)
-        "cannot tell at this size: the gain's interval includes 0"
+        "cannot tell at this size: the gain's interval includes 0; detectable at 80% power: ±0.43"
     """
+    power = f"; detectable at 80% power: ±{detectable_from_interval(low, high):.2f}"
     return (f"{YES}: the gain's interval lies above 0" if low > 0 else
             f"{NO}: the ensemble is worse (interval below 0)" if high < 0 else
-            f"{CANNOT_TELL}: the gain's interval includes 0")
+            f"{CANNOT_TELL}: the gain's interval includes 0") + power
 
 
 def baseline_verdict(low: float, high: float) -> str:
     """Does the greedy run over every candidate gain more than the run over the anchor's recipe?
 
     Example:
-        >>> baseline_verdict(0.1, 0.4)
-        "yes: every candidate gains more than the anchor's own recipe (interval above 0)"
+        >>> baseline_verdict(0.1, 0.4).split("; ")
+        ["yes: every candidate gains more than the anchor's own recipe (interval above 0)", 'detectable at 80% power: ±0.21']
     """
+    power = f"; detectable at 80% power: ±{detectable_from_interval(low, high):.2f}"
     return (f"{YES}: every candidate gains more than the anchor's own recipe (interval above 0)" if low > 0 else
             f"{NO}: the anchor's own recipe gains more (interval below 0)" if high < 0 else
-            f"{CANNOT_TELL}: the difference's interval includes 0")
+            f"{CANNOT_TELL}: the difference's interval includes 0") + power
 
 
 def reference_verdict(low: float, high: float, stronger: float, band: float) -> str:
@@ -747,17 +753,18 @@ def reference_verdict(low: float, high: float, stronger: float, band: float) -> 
 
     Example:
         >>> reference_verdict(0.2, 0.9, stronger=-3.0, band=0.01)
-        'yes, even against a stronger same-recipe model (interval above 0)'
+        'yes, even against a stronger same-recipe model (interval above 0); detectable at 80% power: ±0.50'
     """
     beyond, below = low > 0, high < 0
+    power = f"; detectable at 80% power: ±{detectable_from_interval(low, high):.2f}"
     if abs(stronger) <= 100 * band:
         return ("yes: the differently trained partner helps more (interval above 0)" if beyond else
                 "no: the same-recipe reference helps as much or more (interval below 0)" if below else
-                f"{CANNOT_TELL}: the difference's interval includes 0")
+                f"{CANNOT_TELL}: the difference's interval includes 0") + power
     if beyond and stronger < 0:
-        return "yes, even against a stronger same-recipe model (interval above 0)"
+        return "yes, even against a stronger same-recipe model (interval above 0)" + power
     if below and stronger > 0:
-        return "no, even against a weaker same-recipe model (interval below 0)"
+        return "no, even against a weaker same-recipe model (interval below 0)" + power
     return (f"not testable: the nearest same-recipe model is {abs(stronger):.1f} points "
             f"{'weaker' if stronger > 0 else 'stronger'} than the weak partner, beyond the band")
 

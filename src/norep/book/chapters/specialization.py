@@ -31,7 +31,7 @@ from IPython.display import Markdown
 from matplotlib.figure import Figure
 
 from norep.analysis.bootstrap import Interval, model_weights, pair_weights
-from norep.analysis.power import POWER, detectable_difference
+from norep.analysis.power import POWER, detectable_difference, detectable_from_interval
 from norep.analysis.specialization import (
     CategoryTrend,
     category_trend,
@@ -860,7 +860,8 @@ def reinit_row(shares: PairValue) -> tuple[str, str]:
         return "no Reinit pair in this store", "not testable"
     mean = shares.reinit_mean()
     text = (f"Reinit mean share {interval_text(mean.estimate, mean.low, mean.high)}% over "
-            f"{shares.reinit.sum()} pair(s) (partners and examples resampled)")
+            f"{shares.reinit.sum()} pair(s) (partners and examples resampled; a departure from 50% "
+            f"detectable at 80% power: ±{detectable_from_interval(mean.low, mean.high):.1f} points)")
     return text, ("cannot tell at this size: Reinit's interval includes 50%, as the paper has it, but an "
                   "interval cannot show that a difference is absent" if mean.low <= 50 <= mean.high
                   else "no: even for Reinit the right model is more often the confident one (expected of "
