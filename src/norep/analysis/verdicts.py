@@ -73,6 +73,17 @@ class Contrast:
     text: str
 
 
+def power_text(detectable: float, digits: int = 2, scale: float = 1.0) -> str:
+    """The power statement of a verdict, e.g. "detectable at 80% power: ±1.20".
+
+    Example:
+        >>> power_text(1.2), power_text(float("nan"))
+        ('detectable at 80% power: ±1.20', 'detectable at 80% power: unknown (fewer than 2 models in a category)')
+    """
+    return f"detectable at {POWER:.0%} power: " + (f"±{scale * detectable:.{digits}f}" if np.isfinite(detectable)
+                                                    else "unknown (fewer than 2 models in a category)")
+
+
 def contrast_verdict(label: str, estimate: float, draws: np.ndarray | None, detectable: float,
                      paper_effect: float | None = None, expected_sign: int = 1, chosen_on_test: bool = False,
                      level: float = 0.95, *, scale: float = 1.0, digits: int = 3) -> Contrast:
@@ -128,11 +139,9 @@ def contrast_verdict(label: str, estimate: float, draws: np.ndarray | None, dete
         verdict = CANNOT_TELL
     form = f"+.{digits}f"
     interval = ("(no interval)" if np.isnan(low) else f"[{scale * low:{form}}, {scale * high:{form}}]")
-    power = (f"±{scale * detectable:.{digits}f}" if not np.isnan(detectable)
-             else "unknown (fewer than 2 models in a category)")
     paper = ("no paper effect to compare" if paper_effect is None
              else f"paper's effect {scale * paper_effect:{form}}")
-    text = (f"{label}: {scale * estimate:{form}} {interval}; detectable at {POWER:.0%} power: {power}; {paper}"
+    text = (f"{label}: {scale * estimate:{form}} {interval}; {power_text(detectable, digits, scale)}; {paper}"
             + ("; chosen on the test split" if chosen_on_test else ""))
     return Contrast(label, float(estimate), low, high, float(detectable), verdict, text)
 

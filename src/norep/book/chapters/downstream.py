@@ -30,7 +30,7 @@ from norep.analysis.transfer import (
     downstream_rank,
     linear_evaluation,
 )
-from norep.analysis.verdicts import CANNOT_TELL, NO, YES, interval_text
+from norep.analysis.verdicts import CANNOT_TELL, NO, YES, interval_text, power_text
 from norep.book.chapter import ChapterZoo
 from norep.book.plots.downstream import pair_accuracy_heatmaps, upstream_vs_downstream
 from norep.datasets.downstream import downstream_splits, load_downstream
@@ -186,7 +186,7 @@ class Transfer:
                          "91.4 vs 90.7 mAP (+0.7; Pascal VOC)",
                          f"{100 * best.pair_accuracy:.1f} vs {100 * best.single_accuracy:.1f}% "
                          f"(gain {interval_text(best.gain, best.low, best.high, scale=100, sign=True)}; "
-                         f"detectable at 80% power: ±{100 * detectable_from_interval(best.low, best.high):.1f})",
+                         f"{power_text(detectable_from_interval(best.low, best.high), 1, scale=100)})",
                          verdict))
             top, rank = downstream_rank(self.upstream, result.evaluation.single_accuracy)
             rows.append((f"Fig 7, {name}: the best upstream model is not the best downstream",

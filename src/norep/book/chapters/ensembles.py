@@ -737,7 +737,7 @@ def every_base(pairs: BaseEnsembles, n_bootstrap: int, seed: int) -> EveryBase:
     members = pairs.members
     roster, order, store = members.zoo.roster, members.order, members.zoo.store
     scores, labels = read_scores(store, order, "test", pairs.temperatures), store.labels("test")
-    reinit = [m for m in members.partners if roster.table.loc[m, "category"] == "Reinit"]
+    reinit = [m for m in roster.in_category("Reinit") if m in members.partners]
     metrics, summaries = [*METRICS, OVER_BETTER], {}
     for base in [roster.base, *reinit]:
         own = roster if base == roster.base else make_roster(store, base, roster.band)

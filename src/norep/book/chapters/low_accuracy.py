@@ -33,7 +33,7 @@ from IPython.display import Markdown
 from norep.analysis.bootstrap import Interval, bootstrap_sums, model_weights, percentile_interval
 from norep.analysis.ensembles import ensemble_predictions
 from norep.analysis.power import detectable_from_interval
-from norep.analysis.verdicts import CANNOT_TELL, NO, YES, interval_text, interval_texts
+from norep.analysis.verdicts import CANNOT_TELL, NO, YES, interval_text, interval_texts, power_text
 from norep.book.chapter import ChapterZoo
 from norep.book.views import fit_temperatures, greedy_ensemble
 from norep.store import read_outcomes, read_scores
@@ -717,7 +717,7 @@ def gain_verdict(low: float, high: float) -> str:
         >>> gain_verdict(-0.1, 0.5)
         "cannot tell at this size: the gain's interval includes 0; detectable at 80% power: ±0.43"
     """
-    power = f"; detectable at 80% power: ±{detectable_from_interval(low, high):.2f}"
+    power = "; " + power_text(detectable_from_interval(low, high))
     return (f"{YES}: the gain's interval lies above 0" if low > 0 else
             f"{NO}: the ensemble is worse (interval below 0)" if high < 0 else
             f"{CANNOT_TELL}: the gain's interval includes 0") + power
@@ -730,7 +730,7 @@ def baseline_verdict(low: float, high: float) -> str:
         >>> baseline_verdict(0.1, 0.4).split("; ")[1]
         'detectable at 80% power: ±0.21'
     """
-    power = f"; detectable at 80% power: ±{detectable_from_interval(low, high):.2f}"
+    power = "; " + power_text(detectable_from_interval(low, high))
     return (f"{YES}: every candidate gains more than the anchor's own recipe (interval above 0)" if low > 0 else
             f"{NO}: the anchor's own recipe gains more (interval below 0)" if high < 0 else
             f"{CANNOT_TELL}: the difference's interval includes 0") + power
@@ -756,7 +756,7 @@ def reference_verdict(low: float, high: float, stronger: float, band: float) -> 
         'yes, even against a stronger same-recipe model (interval above 0); detectable at 80% power: ±0.50'
     """
     beyond, below = low > 0, high < 0
-    power = f"; detectable at 80% power: ±{detectable_from_interval(low, high):.2f}"
+    power = "; " + power_text(detectable_from_interval(low, high))
     if abs(stronger) <= 100 * band:
         return ("yes: the differently trained partner helps more (interval above 0)" if beyond else
                 "no: the same-recipe reference helps as much or more (interval below 0)" if below else

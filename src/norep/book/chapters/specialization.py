@@ -31,7 +31,7 @@ from IPython.display import Markdown
 from matplotlib.figure import Figure
 
 from norep.analysis.bootstrap import Interval, model_weights, pair_weights
-from norep.analysis.power import POWER, detectable_difference, detectable_from_interval
+from norep.analysis.power import detectable_difference, detectable_from_interval
 from norep.analysis.specialization import (
     CategoryTrend,
     category_trend,
@@ -39,7 +39,7 @@ from norep.analysis.specialization import (
     confident_right_share,
     pair_mean,
 )
-from norep.analysis.verdicts import Contrast, contrast_verdict, interval_text
+from norep.analysis.verdicts import Contrast, contrast_verdict, interval_text, power_text
 from norep.book.chapter import ChapterZoo
 from norep.book.plots.specialization import pair_sets
 from norep.book.views import fit_temperatures, pair_angles, who_wins_where_many
@@ -286,17 +286,6 @@ class Trend:
         where = ("at matched accuracy (pairs in the band)" if name == "in the band"
                  else "over all pairs (no matched comparison possible)")
         return f"{contrast.verdict}: read {where}; {power_text(contrast.detectable)}"
-
-
-def power_text(detectable: float, digits: int = 2) -> str:
-    """The power statement of a contrast, e.g. "detectable at 80% power: ±1.20".
-
-    Example:
-        >>> power_text(1.2), power_text(float("nan"))
-        ('detectable at 80% power: ±1.20', 'detectable at 80% power: unknown (fewer than 2 models in a category)')
-    """
-    return f"detectable at {POWER:.0%} power: " + (f"±{detectable:.{digits}f}" if np.isfinite(detectable)
-                                                    else "unknown (fewer than 2 models in a category)")
 
 
 def confident_right_shares(zoo: ChapterZoo, partners: pd.DataFrame, angles: Angles,
@@ -861,7 +850,7 @@ def reinit_row(shares: PairValue) -> tuple[str, str]:
     mean = shares.reinit_mean()
     text = (f"Reinit mean share {interval_text(mean.estimate, mean.low, mean.high)}% over "
             f"{shares.reinit.sum()} pair(s) (partners and examples resampled; a departure from 50% "
-            f"detectable at 80% power: ±{detectable_from_interval(mean.low, mean.high):.1f} points)")
+            f"{power_text(detectable_from_interval(mean.low, mean.high), 1)} points)")
     return text, ("cannot tell at this size: Reinit's interval includes 50%, as the paper has it, but an "
                   "interval cannot show that a difference is absent" if mean.low <= 50 <= mean.high
                   else "no: even for Reinit the right model is more often the confident one (expected of "

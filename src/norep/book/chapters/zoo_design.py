@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from norep.analysis.bootstrap import model_weights, nanquantile, pair_weights, weighted_means
 from norep.analysis.fields import FieldEffects, field_effects
 from norep.analysis.pairs import bootstrap_pair_counts, pair_metrics
-from norep.analysis.verdicts import interval_text
+from norep.analysis.verdicts import interval_columns, interval_text
 from norep.book.chapter import ChapterZoo
 from norep.book.plots.fields import field_effects_figure
 from norep.store import read_outcomes
@@ -97,19 +97,19 @@ def compare_groups(zoo: ChapterZoo, groups: dict[str, list[str]], n_bootstrap: i
     labels = [label for label, ids in groups.items() for _ in ids]
     weights = model_weights([None, *labels], n_bootstrap, seed)
     pair_weight = pair_weights(weights, pairs[:, 0], pairs[:, 1])
+    values = {m: getattr(full, m) for m in METRICS}
+    samples = {m: getattr(boot, m) for m in METRICS}
+    index = pd.Index(others, name="model_id")
+    models = pd.DataFrame({"group": labels, "accuracy": full.accuracy_b}, index=index).join(
+        interval_columns(values, samples, level, index))
     tail = (1 - level) / 2
-    models = pd.DataFrame({"group": labels, "accuracy": full.accuracy_b}, index=pd.Index(others, name="model_id"))
     rows, draws = {}, {m: {} for m in METRICS}
-    for metric in METRICS:
-        value, samples = getattr(full, metric), getattr(boot, metric)
-        low, high = nanquantile(samples, (tail, 1 - tail))
-        models[metric], models[f"{metric}_low"], models[f"{metric}_high"] = value, low, high
     for label in groups:
         mask = np.array(labels) == label
         row = {"models": int(mask.sum())}
         for metric in METRICS:
-            draws[metric][label] = weighted_means(getattr(boot, metric)[:, mask], pair_weight[:, mask])
-            row[metric] = float(getattr(full, metric)[mask].mean())
+            draws[metric][label] = weighted_means(samples[metric][:, mask], pair_weight[:, mask])
+            row[metric] = float(values[metric][mask].mean())
             row[f"{metric}_low"], row[f"{metric}_high"] = nanquantile(draws[metric][label], (tail, 1 - tail))
         rows[label] = row
     return GroupComparison(models=models, groups=pd.DataFrame(rows).T, draws=draws, level=level)
