@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from norep.producers.learners import _augment, _nt_xent
+from norep.producers.learners import _augment, _matching_accuracy, _nt_xent
 from norep.producers.train import train_zoo
 from norep.store import Store
 
@@ -103,6 +103,18 @@ def test_checkpoint_nearest_the_target_is_kept(tmp_path, fashion_mnist):
     assert models.loc["low", "category"] == "Hyper-parameters"
 
 
+def test_checkpoints_far_below_the_target_are_screened_out():
+    # Inputs are one-hot predictions: right on half of the screen's 1,000 images and on
+    # every other one, so the screen reads 0.5 and the whole split 0.75.
+    predictions = np.arange(2000) % 10
+    labels = predictions.copy()
+    labels[:1000:2] = (labels[:1000:2] + 1) % 10
+    calibration = (torch.nn.functional.one_hot(torch.from_numpy(predictions), 10).float(), labels)
+    assert _matching_accuracy(torch.nn.Identity(), calibration, target=0.8, last=False) is None
+    assert _matching_accuracy(torch.nn.Identity(), calibration, target=0.8, last=True) == 0.75
+    assert _matching_accuracy(torch.nn.Identity(), calibration, target=0.55, last=False) == 0.75
+
+
 def test_augmentation_shifts_and_flips_within_bounds():
     x = torch.zeros(64, 1, 28, 28)
     x[:, 0, 10, 3] = 1.0
@@ -163,8 +175,11 @@ def test_sigkill_then_restart_recomputes_only_unfinished_models(tmp_path, fashio
     after.verify()
     assert {m: after.manifest["files"][f"models/{m}/meta.json"] for m in finished} == before
 
-    uninterrupted = train_zoo(spec, tmp_path / "uninterrupted")
+    # One process instead of the CLI's one per core: each model's weights do not depend on
+    # how many train beside it, and the store lists the models in the spec's order.
+    uninterrupted = train_zoo(spec, tmp_path / "uninterrupted", jobs=1)
     assert comparable(after) == comparable(uninterrupted)
+    assert uninterrupted.model_ids == ["base", "seed1", "seed2", "seed3", "mlp"]
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, fashion_mnist):

@@ -2,10 +2,13 @@
 networks, and classical learners from scikit-learn.
 
 Neural recipes keep the checkpoint whose calibration-split accuracy is closest to a
-target accuracy (accuracy matching, evaluated ``evals_per_epoch`` times per epoch), so
+target accuracy (accuracy matching, checked ``evals_per_epoch`` times per epoch), so
 that models trained differently are compared at the same strength; training stops
 once that checkpoint is behind it (the accuracy has passed the target and moved
-away). A recipe with ``checkpoint: final`` instead trains its whole schedule and keeps
+away). A checkpoint is first screened on the calibration split's first
+``SCREEN_SIZE`` images and evaluated on the whole split only when the screen is
+within ``SCREEN_MARGIN`` of the target or above it (a checkpoint 0.02 below the
+target is screened out with probability under 1%); the last one always is. A recipe with ``checkpoint: final`` instead trains its whole schedule and keeps
 the last weights (a converged model, as the accuracy controls are). ``train_fraction``
 trains on a random share of the training subset, drawn with the model's seed.
 """
@@ -38,6 +41,7 @@ SUPERVISED_DEFAULTS = {
     "schedule": "onecycle", "dropout": 0.0, "label_smoothing": 0.0, "augmentation": "none",
     "evals_per_epoch": 4, "target_accuracy": None, "checkpoint": "matched", "train_fraction": 1.0,
 }
+SCREEN_SIZE, SCREEN_MARGIN = 1000, 0.05
 DISTILLATION_DEFAULTS = {**SUPERVISED_DEFAULTS, "teacher": None, "distill_temperature": 4.0,
                          "distill_weight": 0.9}
 HINGE_DEFAULTS = {**SUPERVISED_DEFAULTS, "margin": 1.0}
@@ -83,7 +87,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def network_outputs(network: Classifier, images: np.ndarray, batch_size: int = 1024
+def network_outputs(network: Classifier, images: np.ndarray, batch_size: int = 512
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Return logits and penultimate-layer embeddings of a classifier, in batches."""
     network.eval()
@@ -118,7 +122,7 @@ def _schedule(optimizer: torch.optim.Optimizer, name: str, lr: float, total_step
     raise NorepError(f"unknown schedule {name!r}; use onecycle, cosine or constant")
 
 
-def _evaluate(module: nn.Module, inputs: torch.Tensor, labels: np.ndarray, batch_size: int = 2048) -> float:
+def _evaluate(module: nn.Module, inputs: torch.Tensor, labels: np.ndarray, batch_size: int = 512) -> float:
     module.eval()
     with torch.no_grad():
         predictions = torch.cat([module(inputs[i:i + batch_size]).argmax(1)
@@ -126,8 +130,18 @@ def _evaluate(module: nn.Module, inputs: torch.Tensor, labels: np.ndarray, batch
     return float((predictions.numpy() == labels).mean())
 
 
+def _matching_accuracy(module: nn.Module, calibration: tuple, target: float, last: bool) -> float | None:
+    """Return the calibration accuracy of a checkpoint, or None when its screen is far below ``target``."""
+    inputs, labels = calibration
+    if not last and len(labels) > SCREEN_SIZE:
+        screen = _evaluate(module, inputs[:SCREEN_SIZE], labels[:SCREEN_SIZE])
+        if screen < target - SCREEN_MARGIN:
+            return None
+    return _evaluate(module, inputs, labels)
+
+
 def _fit(module: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, calibration: tuple,
-         hp: dict, target: float, generator: torch.Generator, desc: str,
+         hp: dict, target: float, generator: torch.Generator, desc: str | None,
          loss_fn: Callable | None = None, augment: bool = False) -> dict:
     """Train ``module`` and keep the checkpoint whose calibration accuracy is nearest ``target``.
 
@@ -139,7 +153,7 @@ def _fit(module: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, calibrat
         hp: Recipe hyper-parameters (see ``SUPERVISED_DEFAULTS``).
         target: Calibration accuracy to match.
         generator: Seeded generator for shuffling and augmentation.
-        desc: Progress-bar label.
+        desc: Progress-bar label (None: no bar).
         loss_fn: ``loss_fn(logits, batch_inputs, batch_labels)``; cross-entropy by default.
         augment: Whether to shift and flip image batches.
 
@@ -169,7 +183,7 @@ def _fit(module: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, calibrat
         raise NorepError(f"unknown checkpoint {hp['checkpoint']!r}; use matched or final")
     best = {"gap": math.inf}
     step, passed = 0, False
-    with tqdm(total=total, desc=desc, unit="step", leave=False) as bar:
+    with tqdm(total=total, desc=desc, unit="step", leave=False, disable=desc is None) as bar:
         for _ in range(hp["epochs"]):
             if passed:
                 break
@@ -188,7 +202,9 @@ def _fit(module: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, calibrat
                 step += 1
                 bar.update()
                 if step in checkpoints:
-                    accuracy = _evaluate(module, *calibration)
+                    accuracy = _matching_accuracy(module, calibration, target, last=step == total)
+                    if accuracy is None:
+                        continue
                     if abs(accuracy - target) < best["gap"]:
                         best = {"gap": abs(accuracy - target), "accuracy": accuracy, "step": step,
                                 "state": copy.deepcopy(module.state_dict())}
@@ -217,7 +233,7 @@ def _training_rows(hp: dict, n: int, generator: torch.Generator) -> np.ndarray:
 
 
 def _supervised(architecture: str, hp: dict, data: TrainingData, generator: torch.Generator,
-                desc: str, loss_fn: Callable | None = None) -> Trained:
+                desc: str | None, loss_fn: Callable | None = None) -> Trained:
     backbone, width = build_backbone(architecture)
     network = Classifier(backbone, width, 10, dropout=hp["dropout"]).to(memory_format=torch.channels_last)
     calibration = (_image_tensors(data.calibration_images), data.calibration_labels)
@@ -230,7 +246,7 @@ def _supervised(architecture: str, hp: dict, data: TrainingData, generator: torc
 
 
 def _distillation(architecture: str, hp: dict, data: TrainingData, generator: torch.Generator,
-                  desc: str) -> Trained:
+                  desc: str | None) -> Trained:
     if not hp["teacher"] or data.teacher is None:
         raise NorepError("a distillation member needs hyperparameters.teacher: the id of a trained member")
     teacher = data.teacher(hp["teacher"]).eval()
@@ -246,7 +262,7 @@ def _distillation(architecture: str, hp: dict, data: TrainingData, generator: to
 
 
 def _hinge(architecture: str, hp: dict, data: TrainingData, generator: torch.Generator,
-           desc: str) -> Trained:
+           desc: str | None) -> Trained:
     margin = hp["margin"]
     return _supervised(architecture, hp, data, generator, desc,
                        lambda logits, _, y: F.multi_margin_loss(logits, y, margin=margin))
@@ -278,7 +294,7 @@ def _nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def _contrastive(architecture: str, hp: dict, data: TrainingData, generator: torch.Generator,
-                 desc: str) -> Trained:
+                 desc: str | None) -> Trained:
     backbone, width = build_backbone(architecture)
     backbone = backbone.to(memory_format=torch.channels_last)
     projector = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, hp["projection_dim"]))
@@ -288,7 +304,7 @@ def _contrastive(architecture: str, hp: dict, data: TrainingData, generator: tor
     batch_size = hp["pretrain_batch_size"]
     steps = hp["pretrain_epochs"] * math.ceil(len(images) / batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    with tqdm(total=steps, desc=f"{desc} (NT-Xent)", unit="step", leave=False) as bar:
+    with tqdm(total=steps, desc=desc and f"{desc} (NT-Xent)", unit="step", leave=False, disable=desc is None) as bar:
         for _ in range(hp["pretrain_epochs"]):
             order = torch.randperm(len(images), generator=generator)
             for start in range(0, len(images), batch_size):
@@ -308,7 +324,7 @@ def _contrastive(architecture: str, hp: dict, data: TrainingData, generator: tor
     info = _fit(network.head, torch.from_numpy(train_embeddings),
                 torch.from_numpy(data.labels.astype(np.int64)),
                 (torch.from_numpy(calibration_embeddings), data.calibration_labels),
-                hp, data.target_accuracy, generator, f"{desc} (linear head)")
+                hp, data.target_accuracy, generator, desc and f"{desc} (linear head)")
     return Trained(lambda x: network_outputs(network, x), network,
                    {**info, "n_parameters": count_parameters(network)})
 
@@ -342,11 +358,11 @@ def _classical_estimator(architecture: str, hp: dict, seed: int):
         estimator = LogisticRegression(C=hp["C"], max_iter=hp["max_iter"])
         return estimator, estimator.decision_function
     if architecture == "random-forest":
-        estimator = RandomForestClassifier(n_estimators=hp["n_estimators"], min_samples_leaf=hp["min_samples_leaf"],
-                                           n_jobs=-1, random_state=seed)
+        estimator = RandomForestClassifier(n_estimators=hp["n_estimators"], max_depth=hp["max_depth"],
+                                           min_samples_leaf=hp["min_samples_leaf"], random_state=seed)
         return estimator, _log_probabilities(estimator)
     if architecture == "k-nearest-neighbours":
-        estimator = KNeighborsClassifier(n_neighbors=hp["k"], weights="distance", n_jobs=-1)
+        estimator = KNeighborsClassifier(n_neighbors=hp["k"], weights="distance")
         return estimator, _log_probabilities(estimator)
     estimator = make_pipeline(
         Nystroem(kernel="rbf", gamma=hp["gamma"], n_components=hp["n_components"], random_state=seed),
@@ -357,7 +373,7 @@ def _classical_estimator(architecture: str, hp: dict, seed: int):
 
 CLASSICAL = {
     "logistic-regression": ("cross-entropy", {"C": 1.0, "max_iter": 200}),
-    "random-forest": ("gini-impurity", {"n_estimators": 100, "min_samples_leaf": 1}),
+    "random-forest": ("gini-impurity", {"n_estimators": 100, "max_depth": None, "min_samples_leaf": 1}),
     "k-nearest-neighbours": ("nearest-neighbours", {"k": 10}),
     "rbf-svm": ("hinge", {"C": 1.0, "gamma": 0.02, "n_components": 2000}),
 }
@@ -413,7 +429,7 @@ def recipe_hyperparameters(architecture: str, objective: str, given: dict) -> di
 
 
 def train_member(architecture: str, objective: str, hyperparameters: dict, seed: int,
-                 data: TrainingData, desc: str) -> Trained:
+                 data: TrainingData, desc: str | None) -> Trained:
     """Train one member of the zoo from its methodology.
 
     Args:
@@ -422,7 +438,7 @@ def train_member(architecture: str, objective: str, hyperparameters: dict, seed:
         hyperparameters: As written in the spec (defaults fill the rest).
         seed: Seeds initialization, shuffling, augmentation and the learners.
         data: Training, calibration and teacher data.
-        desc: Progress-bar label.
+        desc: Progress-bar label (None: no bar).
 
     Returns:
         The trained member.

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import multiprocessing
 import os
+import queue
+import signal
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from norep.datasets.fashion_mnist import (
     CLASSES,
+    FashionMNIST,
+    Splits,
     examples_table,
     load_fashion_mnist,
     make_splits,
@@ -50,11 +58,11 @@ def checkpoint_path(store: Store, model_id: str) -> Path:
     return store.path / "checkpoints" / f"{model_dirname(model_id)}.pt"
 
 
-def _save_checkpoint(store: Store, model_id: str, network: torch.nn.Module) -> str:
+def _save_checkpoint(store: Store, model_id: str, state: dict) -> str:
     path = checkpoint_path(store, model_id)
     path.parent.mkdir(exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(network.state_dict(), tmp)
+    torch.save(state, tmp)
     os.replace(tmp, path)
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -79,36 +87,123 @@ def load_network(store: Store, model_id: str) -> Classifier:
     return network.eval()
 
 
-def _train_one(member: Member, spec: ZooSpec, store: Store, data: TrainingData, images: np.ndarray,
-               labels: np.ndarray) -> None:
+RELATIVE_COST = {"timm-vit": 12, "timm-convnext": 8, "timm-resnet": 6, "rbf-svm": 5, "cnn": 2, "lenet": 1.5,
+                 "random-forest": 1.5, "mlp-deep": 0.6, "mlp": 0.3}
+"""Rough seconds per epoch of each architecture on one thread: only orders the work, longest first."""
+
+_WORKER: dict = {}
+
+
+def _expected_cost(member: Member) -> float:
     method = member.methodology
-    recipe = recipe_hyperparameters(method.architecture, method.objective, method.hyperparameters)
+    hp = recipe_hyperparameters(method.architecture, method.objective, method.hyperparameters)
+    return RELATIVE_COST.get(method.architecture, 1.0) * hp.get("epochs", 1) * hp.get("train_fraction", 1.0)
+
+
+def _teacher(member: Member) -> str | None:
+    return member.methodology.hyperparameters.get("teacher")
+
+
+def _start_worker(fashion: FashionMNIST, splits: Splits, store_path: str) -> None:
+    """Set up a training process: one thread, the data at hand, gone with its parent."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphan outlives a killed run
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    threadpool_limits(1)  # numpy's BLAS too: one core per process
+    _WORKER.update(fashion=fashion, splits=splits, store_path=store_path, images=store_images(fashion, splits))
+
+
+def _train_in_worker(member: Member, target: float) -> dict:
+    """Train one member in a worker process; return its outputs, weights and details."""
+    fashion, splits = _WORKER["fashion"], _WORKER["splits"]
+    method = member.methodology
+    subset = splits.subsets[method.training_data]
+    data = TrainingData(
+        images=fashion.train_images[subset], labels=fashion.train_labels[subset],
+        calibration_images=fashion.train_images[splits.calibration],
+        calibration_labels=fashion.train_labels[splits.calibration],
+        target_accuracy=target, teacher=lambda model_id: load_network(Store(_WORKER["store_path"]), model_id),
+    )
     started = time.perf_counter()
     seed_all(method.seed)
-    trained = train_member(method.architecture, method.objective, method.hyperparameters, method.seed,
-                           data, desc=member.id)
-    logits, embeddings = trained.predict(images)
-    seconds = time.perf_counter() - started
-    test_rows = store.rows("test")
+    trained = train_member(method.architecture, method.objective, method.hyperparameters, method.seed, data,
+                           desc=None)
+    logits, embeddings = trained.predict(_WORKER["images"])
+    return {"info": trained.info, "logits": logits, "embeddings": embeddings,
+            "state": None if trained.network is None else trained.network.state_dict(),
+            "seconds": time.perf_counter() - started}
+
+
+def _store_trained(store: Store, spec: ZooSpec, member: Member, target: float, trained: dict) -> str:
+    """Write a trained member into the store; return its one-line report."""
+    method = member.methodology
+    recipe = recipe_hyperparameters(method.architecture, method.objective, method.hyperparameters)
+    logits, test_rows = trained["logits"], store.rows("test")
     meta = {
         **member.as_meta(),
         "base": spec.base,
         "category": spec.category(member.id),
         "source": f"norep zoo spec {spec.name}",
         "recipe": recipe,
-        **trained.info,
-        "test_accuracy": float((logits[test_rows].argmax(1) == labels[test_rows]).mean()),
-        "target_accuracy": data.target_accuracy if recipe.get("checkpoint") == "matched" else None,
-        "in_band": bool(abs(trained.info["calibration_accuracy"] - spec.target_accuracy) <= spec.band),
-        "train_seconds": round(seconds, 1),
+        **trained["info"],
+        "test_accuracy": float((logits[test_rows].argmax(1) == store.labels("test")).mean()),
+        "target_accuracy": target if recipe.get("checkpoint") == "matched" else None,
+        "in_band": bool(abs(trained["info"]["calibration_accuracy"] - spec.target_accuracy) <= spec.band),
+        "train_seconds": round(trained["seconds"], 1),
     }
     arrays = {"logits": logits.astype(np.float32)}
-    if trained.network is not None:
-        meta["checkpoint_sha256"] = _save_checkpoint(store, member.id, trained.network)
-        arrays["embeddings"] = embeddings.astype(np.float32)
+    if trained["state"] is not None:
+        meta["checkpoint_sha256"] = _save_checkpoint(store, member.id, trained["state"])
+        arrays["embeddings"] = trained["embeddings"].astype(np.float32)
     store.add_model(member.id, meta, arrays)
-    tqdm.write(f"{member.id:<28} {meta['category'] or 'base':<16} calibration {meta['calibration_accuracy']:.4f}"
-               f"  test {meta['test_accuracy']:.4f}  {seconds:6.1f} s")
+    return (f"{member.id:<28} {meta['category'] or 'base':<16} calibration {meta['calibration_accuracy']:.4f}"
+            f"  test {meta['test_accuracy']:.4f}  {trained['seconds']:6.1f} s")
+
+
+def _train_in_parallel(todo: list[Member], spec: ZooSpec, store: Store, fashion: FashionMNIST, splits: Splits,
+                       jobs: int) -> None:
+    """Train ``todo`` in ``jobs`` processes, longest first (a teacher counting its students' time too),
+    each student after its teacher."""
+    def target(member: Member) -> float:
+        return member.methodology.hyperparameters.get("target_accuracy") or spec.target_accuracy
+
+    def priority(member: Member) -> float:
+        return _expected_cost(member) + sum(_expected_cost(m) for m in todo if _teacher(m) == member.id)
+
+    jobs = min(jobs, len(todo))
+    pending = sorted(todo, key=priority, reverse=True)
+    done, running, results = set(store.model_ids), {}, queue.Queue()
+    pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_start_worker,
+                                                     initargs=(fashion, splits, str(store.path)))
+    started = time.perf_counter()
+    try:
+        with tqdm(total=len(todo), desc="zoo", unit="model") as bar:
+            while pending or running:
+                ready = [m for m in pending if _teacher(m) is None or _teacher(m) in done]
+                if not ready and not running:
+                    member = pending[0]
+                    raise NorepError(f"model {member.id!r}: teacher {_teacher(member)!r} is neither in the store "
+                                     "nor in the spec; train it first")
+                for member in ready[:jobs - len(running)]:
+                    pending.remove(member)
+                    running[member.id] = member
+                    pool.apply_async(_train_in_worker, (member, target(member)),
+                                     callback=lambda out, m=member: results.put((m, out)),
+                                     error_callback=lambda error, m=member: results.put((m, error)))
+                bar.set_postfix_str("training " + ", ".join(running))
+                member, out = results.get()
+                del running[member.id]
+                if isinstance(out, BaseException):
+                    raise out
+                tqdm.write(_store_trained(store, spec, member, target(member), out))
+                done.add(member.id)
+                bar.update()
+    finally:
+        pool.terminate()
+        pool.join()
+    tqdm.write(f"{store.path}: trained {len(todo)} models in {(time.perf_counter() - started) / 60:.1f} min "
+               f"({jobs} processes)")
 
 
 def _same_recipe(stored: dict, member: Member) -> bool:
@@ -117,14 +212,18 @@ def _same_recipe(stored: dict, member: Member) -> bool:
 
 
 def train_zoo(spec_path: str | Path, store_path: str | Path, data_path: str | Path | None = None,
-              only: list[str] | None = None) -> Store:
+              only: list[str] | None = None, jobs: int | None = None) -> Store:
     """Train every member of a zoo spec that the store does not hold yet.
+
+    Members train in ``jobs`` processes of one torch thread each, so a member's weights
+    do not depend on how many run beside it; each is written to the store as it ends.
 
     Args:
         spec_path: The YAML zoo spec.
         store_path: The store directory (created when absent).
         data_path: A folder with the Fashion-MNIST files (else the usual places).
         only: Train only these model ids (the base is always included).
+        jobs: Training processes (default: one per CPU core).
 
     Returns:
         The store, holding every member of the spec (or of ``only``).
@@ -140,7 +239,6 @@ def train_zoo(spec_path: str | Path, store_path: str | Path, data_path: str | Pa
     store = Store.create(store_path, dataset="fashion-mnist", classes=list(CLASSES),
                          examples=examples_table(fashion, splits),
                          fingerprint=split_fingerprint(fashion, spec.splits))
-    images, labels = store_images(fashion, splits), store.examples["label"].to_numpy()
     for member in spec.members:
         if store.has_model(member.id) and not _same_recipe(store.meta(member.id), member):
             raise NorepError(f"{store.path} holds a {member.id!r} trained from another version of its spec "
@@ -149,14 +247,7 @@ def train_zoo(spec_path: str | Path, store_path: str | Path, data_path: str | Pa
     if len(todo) < len(spec.members):
         tqdm.write(f"{store.path}: {len(spec.members) - len(todo)} of {len(spec.members)} models done, "
                    f"training the other {len(todo)}")
-    for member in tqdm(todo, desc="zoo", unit="model"):
-        subset = splits.subsets[member.methodology.training_data]
-        target = member.methodology.hyperparameters.get("target_accuracy") or spec.target_accuracy
-        data = TrainingData(
-            images=fashion.train_images[subset], labels=fashion.train_labels[subset],
-            calibration_images=fashion.train_images[splits.calibration],
-            calibration_labels=fashion.train_labels[splits.calibration],
-            target_accuracy=target, teacher=lambda model_id: load_network(store, model_id),
-        )
-        _train_one(member, spec, store, data, images, labels)
+    if todo:
+        _train_in_parallel(todo, spec, store, fashion, splits, jobs or len(os.sched_getaffinity(0)))
+        store.order_models([m.id for m in spec.members])
     return store
