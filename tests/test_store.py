@@ -53,6 +53,16 @@ def test_round_trip_memory_maps_and_keeps_order(store):
     np.testing.assert_array_equal(correct, expected)
 
 
+def test_order_models_puts_the_given_ids_first_and_persists(store):
+    for model_id in ["c", "a", "b"]:
+        store.add_model(model_id, {"architecture": "cnn"}, {"logits": logits(0)})
+    store.order_models(["a", "b", "missing"])
+    assert store.model_ids == ["a", "b", "c"] == store.models["model_id"].tolist()
+    reopened = Store(store.path)
+    assert reopened.model_ids == ["a", "b", "c"] == reopened.models["model_id"].tolist()
+    reopened.verify()
+
+
 def test_top1_confidence_is_the_max_softmax(store):
     store.add_model("a", {}, {"logits": logits(0)})
     predictions, confidences = top1(store, "a")

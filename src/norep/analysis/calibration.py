@@ -38,10 +38,13 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
+
+from norep.runtime import resolve_device
 
 LOG_TEMPERATURE_BOUNDS = (np.log(1e-2), np.log(1e2))
 """Search interval of log T."""
+
+_BLOCK_VALUES = 1 << 23  # logits converted to float64 at a time by nll
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
@@ -55,25 +58,75 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
     Returns:
         The mean NLL in nats.
     """
-    log_p = log_softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
-    return float(-np.mean(log_p[np.arange(len(labels)), labels]))
+    labels = np.asarray(labels)
+    step = max(1, _BLOCK_VALUES // max(1, np.shape(logits)[1]))  # rows at a time: bounded float64 copies
+    log_p = np.concatenate([
+        _FixedNLL(logits[start:start + step], labels[start:start + step]).label_log_probabilities(temperature)
+        for start in range(0, max(1, len(labels)), step)])
+    return float(-np.mean(log_p))
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, device: str | None = "cpu") -> float:
     """Return the temperature that minimizes the NLL of ``labels`` (bounded search on log T).
 
     Args:
         logits: Calibration-split logits, shape (M, C).
         labels: Calibration-split labels, shape (M,).
+        device: Where the NLL is evaluated: "cpu" (numpy, the default), "cuda" or
+            "auto" (a GPU when there is one). Both evaluate it in float64; the GPU's
+            exponentials may differ in the last bit, so T agrees to about 1e-9.
 
     Returns:
         T in [0.01, 100].
     """
-    logits = np.asarray(logits, dtype=np.float64)
-    result = minimize_scalar(lambda log_t: nll(logits, labels, np.exp(log_t)),
-                             bounds=LOG_TEMPERATURE_BOUNDS, method="bounded",
-                             options={"xatol": 1e-5})
+    resolved = "cpu" if device in (None, "cpu") else resolve_device(device)
+    objective = _FixedNLL(logits, labels) if resolved == "cpu" else _TorchNLL(logits, labels, resolved)
+    result = minimize_scalar(lambda log_t: objective(np.exp(log_t)), bounds=LOG_TEMPERATURE_BOUNDS,
+                             method="bounded", options={"xatol": 1e-5})
     return float(np.exp(result.x))
+
+
+class _TorchNLL:
+    """:func:`nll` of fixed logits and labels as a function of T, in float64 with torch on a device."""
+
+    def __init__(self, logits: np.ndarray, labels: np.ndarray, device: str):
+        import torch
+
+        self.logits = torch.as_tensor(np.asarray(logits, dtype=np.float64), device=device)
+        self.maximum = self.logits.max(dim=1).values
+        self.label_logit = self.logits[torch.arange(len(labels)), torch.as_tensor(np.asarray(labels))]
+
+    def __call__(self, temperature: float) -> float:
+        shift = self.maximum / float(temperature)
+        log_sum = (self.logits / float(temperature) - shift[:, None]).exp().sum(dim=1).log()
+        return float(-((self.label_logit / float(temperature) - shift) - log_sum).mean())
+
+
+class _FixedNLL:
+    """:func:`nll` of fixed logits and labels as a function of T, the same floats, faster.
+
+    The row maxima are found once (division by T > 0 is monotone, so max(z / T) is
+    max(z) / T exactly), the work is done in one reused buffer, and only the labels'
+    log-probabilities are formed; every other operation is the one scipy's
+    ``log_softmax`` does, element by element and row by row.
+    """
+
+    def __init__(self, logits: np.ndarray, labels: np.ndarray):
+        self.logits = np.asarray(logits, dtype=np.float64)
+        self.maximum = self.logits.max(axis=1)
+        self.label_logit = self.logits[np.arange(len(labels)), labels]
+        self.buffer = np.empty_like(self.logits)
+
+    def label_log_probabilities(self, temperature: float) -> np.ndarray:
+        """log softmax(z / T) of each row's label, shape (M,)."""
+        shift = self.maximum / temperature
+        np.divide(self.logits, temperature, out=self.buffer)
+        self.buffer -= shift[:, None]
+        np.exp(self.buffer, out=self.buffer)
+        return (self.label_logit / temperature - shift) - np.log(self.buffer.sum(axis=1))
+
+    def __call__(self, temperature: float) -> float:
+        return float(-np.mean(self.label_log_probabilities(temperature)))
 
 
 def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> float:

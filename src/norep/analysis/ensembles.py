@@ -18,16 +18,20 @@ For a pair (a, b):
 All pairs of a zoo, exactly and fast: with :math:`s(c) = p_a(c) + p_b(c)`, the pair is
 right on an example with label :math:`y` iff :math:`y` beats every other class (a
 higher sum, or an equal sum and a lower index). Each member is ranked once: its label
-score, its lowest score and its :math:`k + 1` highest non-label classes. Most (pair,
-example) cases are then decided from these alone: :math:`y` wins when :math:`s(y)`
-exceeds the sum of the two best non-label scores; :math:`y` loses when one member's
-best non-label class :math:`c` has :math:`p(c)` plus the other's lowest score above
-:math:`s(y)`, or when both members share that class and its sum is above :math:`s(y)`.
-For the rest, the :math:`2k` candidate classes (each member's top :math:`k`) are scored
-exactly, and every other class is bounded by the sum of the two :math:`(k + 1)`-th
-highest non-label scores; only the cases this does not decide are summed densely over
-all classes. Sums are taken in the scores' own dtype, as a dense ensemble would, and
-rounding is monotone, so the result equals dense averaging exactly.
+score, its lowest score and its :math:`R = k + 1` highest non-label classes with their
+scores (cached in the store for a :class:`norep.store.Scores`). Most (pair, example)
+cases are decided from these alone: :math:`y` wins when :math:`s(y)` exceeds the sum of
+the two best non-label scores; :math:`y` loses when one member's best non-label class
+:math:`c` has :math:`p(c)` plus the other's lowest score above :math:`s(y)`, or when
+both members share that class and its sum is above :math:`s(y)`. For the rest, the
+members' ranked classes are taken rank by rank as candidates: a candidate of one member
+has its exact sum when it is among the other's ranked classes, else an interval (the
+other's lowest score, its :math:`R`-th ranked score); after rank :math:`r`, every class
+not yet a candidate is bounded by the sum of the two :math:`(r + 1)`-th scores. Only the
+cases this does not decide are summed densely over all classes, reading the two
+members' scores on those examples only. Sums are taken in the scores' own dtype, as a
+dense ensemble would, and rounding is monotone, so the result equals dense averaging
+exactly.
 
 Why improvement follows error inconsistency (the paper's Fig. 2 left) is an identity.
 Of a pair's M examples, :math:`n_{11}` both members get right and D exactly one (the
@@ -66,6 +70,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from norep.runtime import resolve_device
+from norep.store import Scores
+
 _RANK_BLOCK = 2048  # rows ranked at a time: a block stays in the CPU cache
 
 @dataclass(frozen=True)
@@ -85,63 +92,94 @@ class PairEnsembles:
     undecided: float
 
 
-def ensemble_predictions(scores: np.ndarray) -> np.ndarray:
+def ensemble_predictions(scores: np.ndarray | Scores) -> np.ndarray:
     """Return the argmax of the members' summed scores, shape (M,).
 
     Args:
-        scores: Members' scores, shape (K, M, C), summed in member order.
+        scores: Members' scores, shape (K, M, C), summed in member order; a
+            :class:`norep.store.Scores` is read a block of examples at a time, or, for
+            two members, decided from their ranks where they decide (as in
+            :func:`pairwise_ensembles`) and read only on the other examples.
     """
+    if isinstance(scores, Scores) and len(scores) == 2:
+        return _pair_predictions(scores)
+    if isinstance(scores, Scores):
+        predictions = np.empty(scores.shape[1], dtype=np.intp)
+        for parts in zip(*(scores.blocks(i) for i in range(len(scores)))):
+            total = parts[0][1]
+            for _, member in parts[1:]:
+                total += member
+            predictions[parts[0][0]] = total.argmax(axis=1)
+        return predictions
     total = scores[0].copy()
     for member in scores[1:]:
         total += member
     return total.argmax(axis=1)
 
 
-def pairwise_ensembles(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> PairEnsembles:
+def _pair_predictions(scores: Scores, k: int = 5) -> np.ndarray:
+    """Argmax of two members' summed scores: the label where the ranks show it wins
+    (:func:`pairwise_ensembles`), else the dense sum on those examples only."""
+    labels = scores.labels
+    right = _pair_right(scores, _ranks(scores, labels, k, [0, 1]), labels, 0, np.array([1]), _Numpy())[0][0]
+    predictions = labels.astype(np.intp)
+    wrong = np.flatnonzero(~right)
+    if wrong.size:
+        predictions[wrong] = (scores.member(0, wrong) + scores.member(1, wrong)).argmax(axis=1)
+    return predictions
+
+
+@dataclass(frozen=True)
+class _Ranks:
+    """Per member and example: the label's score, the lowest score, and the R highest
+    non-label classes and their scores (shapes (N, M) and (N, M, R))."""
+
+    label: np.ndarray
+    lowest: np.ndarray
+    classes: np.ndarray
+    values: np.ndarray
+
+    def correct(self, labels: np.ndarray) -> np.ndarray:
+        """Each member's top-1 correctness, shape (N, M) (ties go to the lower class)."""
+        best = self.values[:, :, 0]
+        return (self.label > best) | ((self.label == best) & (labels < self.classes[:, :, 0]))
+
+
+def pairwise_ensembles(scores: np.ndarray | Scores, labels: np.ndarray, k: int = 5,
+                       device: str | None = "cpu") -> PairEnsembles:
     """Accuracy, conversion rate and improvement of every two-model ensemble of a zoo.
 
-    Exact (equal to dense averaging); see the module docstring for the method.
+    Exact (equal to dense averaging); see the module docstring for the method. A
+    :class:`norep.store.Scores` is never held whole: each member's ranks are computed a
+    block of examples at a time (and cached in the store), the dense fallback reads the
+    members' scores on its examples only.
 
     Args:
-        scores: Every model's scores, shape (N, M, C), e.g. from :func:`member_scores`.
+        scores: Every model's scores, shape (N, M, C), e.g. from :func:`norep.store.read_scores`.
         labels: True labels, shape (M,).
-        k: Candidate classes per member; larger k decides more examples without the
-            dense fallback but reads more scores per pair.
+        k: Each member's ranked non-label classes are k + 1: larger k decides more
+            cases without the dense fallback and holds more per model (N x M x (k + 1)).
+        device: Where the pairs are decided: "cpu" (numpy, the default), "cuda", or
+            "auto" (a GPU when there is one). The same results on every device: the
+            scores and ranks are computed on the CPU, the decisions are exact
+            comparisons of float sums.
 
     Returns:
         The N x N matrices.
     """
-    scores = np.ascontiguousarray(scores)
-    n_models, n_examples, n_classes = scores.shape
-    k = min(k, n_classes - 2) if n_classes > 2 else 0
-    buffer = np.empty((min(_RANK_BLOCK, n_examples), n_classes), dtype=scores.dtype)
-    ranked = [_rank(member, labels, k, buffer) for member in scores]
-    label_score, lowest = np.stack([r[0] for r in ranked]), np.stack([r[1] for r in ranked])  # (N, M)
-    top_class = np.stack([r[2] for r in ranked])  # (N, M, k + 1)
-    top_score = np.stack([r[3] for r in ranked])
-    best_class, best_score = top_class[:, :, 0].copy(), top_score[:, :, 0].copy()
-    correct = (label_score > best_score) | ((label_score == best_score) & (labels < best_class))
+    scores = scores if isinstance(scores, Scores) else np.asarray(scores)
+    n_models, n_examples, _ = scores.shape
+    ranks = _ranks(scores, labels, k, range(n_models))
+    correct = ranks.correct(labels)
+    xp = _backend(device)
+    on_device, device_labels = xp.ranks(ranks), xp.asarray(labels)
     right_count = np.zeros((n_models, n_models))
     converted = np.zeros((n_models, n_models))
     undecided = 0
     for a in range(n_models - 1):
-        others = slice(a + 1, n_models)
-        total = label_score[a] + label_score[others]  # (n, M): s(y)
-        best_other = best_score[a] + best_score[others]
-        right = total > best_other
-        # a's best class scores at least best_score[a] + lowest[b]; likewise b's
-        wrong = (((best_class[a] == best_class[others]) & (best_other > total))
-                 | (best_score[a] + lowest[others] > total) | (best_score[others] + lowest[a] > total))
-        rows, examples = np.nonzero(~right & ~wrong)
-        b = rows + a + 1
-        beaten, bounded = _candidates(scores, labels, a, b, examples, total[rows, examples],
-                                      top_class, top_score, k)
-        open_ = ~beaten & ~bounded
-        undecided += int(open_.sum())
-        decided = ~beaten & bounded
-        dense = scores[a, examples[open_]] + scores[b[open_], examples[open_]]
-        decided[open_] = dense.argmax(axis=1) == labels[examples[open_]]
-        right[rows, examples] = decided
+        others = np.arange(a + 1, n_models)
+        right, open_ = _pair_right(scores, on_device, device_labels, a, xp.asarray(others), xp)
+        undecided += open_
         right_count[a, others] = right.sum(axis=1)
         one_right = correct[a] != correct[others]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -159,50 +197,195 @@ def pairwise_ensembles(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> Pa
     )
 
 
-def _rank(member: np.ndarray, labels: np.ndarray, k: int,
-          buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return the label's score, the lowest score, and the k + 1 highest non-label
-    classes and their scores, per example.
+def _ranks(scores: np.ndarray | Scores, labels: np.ndarray, k: int, members) -> _Ranks:
+    """The ranks of ``members`` (other rows stay zero); a Scores' ranks are cached in the store."""
+    n_models, n_examples, n_classes = scores.shape
+    depth = max(1, min(k + 1, n_classes - 1))
+    if isinstance(scores, Scores) and not np.array_equal(labels, scores.labels):
+        raise ValueError("labels differ from the labels of the scores' split")
+    ranks = _Ranks(label=np.zeros((n_models, n_examples), scores.dtype),
+                   lowest=np.zeros((n_models, n_examples), scores.dtype),
+                   classes=np.zeros((n_models, n_examples, depth), np.int32),
+                   values=np.zeros((n_models, n_examples, depth), scores.dtype))
+    for index in members:
+        if isinstance(scores, Scores):
+            member = scores.derived(index, "ranks", {"depth": depth},
+                                    lambda index=index: _rank(scores.blocks(index), labels, depth))
+        else:
+            blocks = ((block, scores[index, block]) for block in
+                      (slice(start, start + _RANK_BLOCK) for start in range(0, n_examples, _RANK_BLOCK)))
+            member = _rank(blocks, labels, depth)
+        for name in ("label", "lowest", "classes", "values"):
+            getattr(ranks, name)[index] = member[name]
+    return ranks
+
+
+def _rank(blocks, labels: np.ndarray, depth: int) -> dict[str, np.ndarray]:
+    """Return the label's score, the lowest score, and the ``depth`` highest non-label
+    classes and their scores, per example, from (examples, scores) blocks of one member.
 
     Ties among non-label classes rank the lower class index first, as ``np.argmax``.
-    Rows are ranked a block at a time in ``buffer``, which is overwritten.
     """
-    n_examples = len(labels)
-    label_score, lowest = np.empty(n_examples, dtype=member.dtype), np.empty(n_examples, dtype=member.dtype)
-    classes = np.empty((n_examples, k + 1), dtype=np.intp)
-    values = np.empty((n_examples, k + 1), dtype=member.dtype)
-    for start in range(0, n_examples, len(buffer)):
-        block = slice(start, min(start + len(buffer), n_examples))
-        remaining = buffer[:block.stop - start]
-        rows = np.arange(len(remaining))
-        np.copyto(remaining, member[block])
-        remaining.min(axis=1, out=lowest[block])
-        label_score[block] = remaining[rows, labels[block]]
-        remaining[rows, labels[block]] = -np.inf
-        for rank in range(k + 1):
-            classes[block, rank] = remaining.argmax(axis=1)
-            values[block, rank] = remaining[rows, classes[block, rank]]
-            remaining[rows, classes[block, rank]] = -np.inf
-    return label_score, lowest, classes, values
+    parts = []
+    for block, member in blocks:
+        for start in range(0, len(member), _RANK_BLOCK):
+            remaining = np.array(member[start:start + _RANK_BLOCK])
+            block_labels = labels[block][start:start + _RANK_BLOCK]
+            rows = np.arange(len(remaining))
+            part = {"lowest": remaining.min(axis=1), "label": remaining[rows, block_labels],
+                    "classes": np.empty((len(rows), depth), np.int32),
+                    "values": np.empty((len(rows), depth), remaining.dtype)}
+            remaining[rows, block_labels] = -np.inf
+            for rank in range(depth):
+                part["classes"][:, rank] = remaining.argmax(axis=1)
+                part["values"][:, rank] = remaining[rows, part["classes"][:, rank]]
+                remaining[rows, part["classes"][:, rank]] = -np.inf
+            parts.append(part)
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
-def _candidates(scores: np.ndarray, labels: np.ndarray, a: int, b: np.ndarray, examples: np.ndarray,
-                total: np.ndarray, top_class: np.ndarray, top_score: np.ndarray,
-                k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decide (pair (a, b), example) cases from the members' top-k non-label classes.
+def _pair_right(scores: np.ndarray | Scores, ranks: _Ranks, labels, a: int, others,
+                xp: "_Numpy") -> tuple[np.ndarray, int]:
+    """Correctness of the ensembles (a, b) for every b in ``others``, shape (len(others), M),
+    and how many (pair, example) cases needed the dense fallback; ``ranks``, ``labels``
+    and ``others`` are arrays of the backend ``xp``."""
+    total = ranks.label[a] + ranks.label[others]  # s(y)
+    best_a, best_b = ranks.values[a, :, 0], ranks.values[others, :, 0]
+    best_other = best_a + best_b
+    right = total > best_other
+    # a's best class scores at least best_a + lowest[b]; likewise b's
+    wrong = (((ranks.classes[a, :, 0] == ranks.classes[others, :, 0]) & (best_other > total))
+             | (best_a + ranks.lowest[others] > total) | (best_b + ranks.lowest[a] > total))
+    rows, examples = xp.nonzero(~right & ~wrong)
+    decided, open_ = _by_candidates(ranks, labels, a, others[rows], examples, total[rows, examples], xp)
+    if len(open_):
+        dense = _dense_right(scores, xp.to_numpy(labels), a, xp.to_numpy(others[rows[open_]]),
+                             xp.to_numpy(examples[open_]))
+        decided[open_] = xp.asarray(dense)
+    right[rows, examples] = decided
+    return xp.to_numpy(right), len(open_)
 
-    Returns whether one of the 2k candidate classes beats the label (a higher sum, or
-    an equal sum and a lower index), and whether the bound on every other class lies
-    below the label's sum ``total``.
+
+def _by_candidates(ranks: _Ranks, labels, a: int, b, examples, total, xp: "_Numpy"):
+    """Decide (pair (a, b), example) cases from the members' ranked classes, rank by rank.
+
+    Returns whether the label wins where decided, and the cases left open.
     """
-    label = labels[examples]
-    beaten = np.zeros(len(examples), dtype=bool)
-    for rank in range(k):
-        for own, member in ((a, b), (b, a)):
-            candidate = top_class[own, examples, rank]
-            score = top_score[own, examples, rank] + scores[member, examples, candidate]
-            beaten |= (score > total) | ((score == total) & (candidate < label))
-    return beaten, total > top_score[a, examples, k] + top_score[b, examples, k]
+    label, depth = labels[examples], ranks.classes.shape[2]
+    right, beaten, unknown = xp.false(len(examples)), xp.false(len(examples)), xp.false(len(examples))
+    pending = xp.arange(len(examples))
+    for rank in range(depth):
+        ex, other, own_total, y = examples[pending], b[pending], total[pending], label[pending]
+        first = xp.full(len(pending), a)
+        for own, member in ((first, other), (other, first)):
+            candidate = ranks.classes[own, ex, rank]
+            listed = ranks.classes[member, ex] == candidate[:, None]
+            found = xp.any(listed)
+            exact = ranks.values[member, ex, xp.first_true(listed)]
+            low = ranks.values[own, ex, rank] + xp.where(found, exact, ranks.lowest[member, ex])
+            high = ranks.values[own, ex, rank] + ranks.values[member, ex, depth - 1]
+            beaten[pending] |= (low > own_total) | ((low == own_total) & (candidate < y))
+            unknown[pending] |= ~found & (high >= own_total) & ((high > own_total) | (candidate < y))
+        bound = ranks.values[a, ex, rank] + ranks.values[other, ex, rank]  # every class not yet a candidate
+        wins = ~beaten[pending] & ~unknown[pending] & (own_total > bound)
+        right[pending[wins]] = True
+        pending = pending[~beaten[pending] & ~wins]
+    return right, pending
+
+
+def _dense_right(scores: np.ndarray | Scores, labels: np.ndarray, a: int, b: np.ndarray,
+                 examples: np.ndarray) -> np.ndarray:
+    """Whether the label wins the dense sum over all classes, reading only these examples."""
+    def read(index: int, rows: np.ndarray) -> np.ndarray:
+        return scores.member(index, rows) if isinstance(scores, Scores) else scores[index][rows]
+
+    needed, where = np.unique(examples, return_inverse=True)
+    first = read(a, needed)
+    right = np.empty(len(examples), dtype=bool)
+    for other in np.unique(b):
+        cases = np.flatnonzero(b == other)
+        dense = first[where[cases]] + read(int(other), examples[cases])
+        right[cases] = dense.argmax(axis=1) == labels[examples[cases]]
+    return right
+
+
+class _Numpy:
+    """The array operations of the pair decisions, on the CPU with numpy."""
+
+    def asarray(self, array: np.ndarray) -> np.ndarray:
+        return np.asarray(array)
+
+    def to_numpy(self, array: np.ndarray) -> np.ndarray:
+        return array
+
+    def ranks(self, ranks: _Ranks) -> _Ranks:
+        return ranks
+
+    def false(self, size: int) -> np.ndarray:
+        return np.zeros(size, dtype=bool)
+
+    def arange(self, size: int) -> np.ndarray:
+        return np.arange(size)
+
+    def full(self, size: int, value: int) -> np.ndarray:
+        return np.full(size, value)
+
+    def nonzero(self, mask: np.ndarray) -> tuple[np.ndarray, ...]:
+        return np.nonzero(mask)
+
+    def where(self, condition, chosen, other):
+        return np.where(condition, chosen, other)
+
+    def any(self, mask: np.ndarray) -> np.ndarray:
+        return mask.any(axis=1)
+
+    def first_true(self, mask: np.ndarray) -> np.ndarray:
+        return mask.argmax(axis=1)
+
+
+class _Torch(_Numpy):
+    """The same operations with torch tensors on a device (a GPU)."""
+
+    def __init__(self, device: str):
+        import torch
+
+        self.torch, self.device = torch, torch.device(device)
+
+    def asarray(self, array: np.ndarray):
+        return self.torch.as_tensor(np.asarray(array), device=self.device)
+
+    def to_numpy(self, array) -> np.ndarray:
+        return array.cpu().numpy()
+
+    def ranks(self, ranks: _Ranks) -> _Ranks:
+        return _Ranks(*(self.asarray(getattr(ranks, name)) for name in ("label", "lowest", "classes", "values")))
+
+    def false(self, size: int):
+        return self.torch.zeros(size, dtype=self.torch.bool, device=self.device)
+
+    def arange(self, size: int):
+        return self.torch.arange(size, device=self.device)
+
+    def full(self, size: int, value: int):
+        return self.torch.full((size,), value, device=self.device)
+
+    def nonzero(self, mask):
+        return self.torch.nonzero(mask, as_tuple=True)
+
+    def where(self, condition, chosen, other):
+        return self.torch.where(condition, chosen, other)
+
+    def any(self, mask):
+        return mask.any(dim=1)
+
+    def first_true(self, mask):
+        return mask.to(self.torch.uint8).argmax(dim=1)  # the first maximum, as numpy
+
+
+def _backend(device: str | None) -> _Numpy:
+    """numpy for the CPU, torch on the device otherwise (``"auto"``: a GPU when there is one)."""
+    resolved = "cpu" if device in (None, "cpu") else resolve_device(device)
+    return _Numpy() if resolved == "cpu" else _Torch(resolved)
 
 
 DECOMPOSITION_COLUMNS = ("error_inconsistency", "conversion_rate", "disagreement_term", "rescues", "losses",
@@ -253,21 +436,32 @@ def improvement_decomposition(right_a: np.ndarray, right_b: np.ndarray, ensemble
     }, columns=list(DECOMPOSITION_COLUMNS))
 
 
-def pair_ensemble_correctness(scores: np.ndarray, labels: np.ndarray, first: np.ndarray,
-                              second: np.ndarray) -> np.ndarray:
+def pair_ensemble_correctness(scores: np.ndarray | Scores, labels: np.ndarray, first: np.ndarray,
+                              second: np.ndarray, k: int = 5, device: str | None = "cpu") -> np.ndarray:
     """Correctness of the two-member ensemble of each listed pair, example by example.
+
+    Exact, by the method of :func:`pairwise_ensembles` (ranks of the members, the dense
+    sum only where they do not decide).
 
     Args:
         scores: Every model's scores, shape (N, M, C).
         labels: True labels, shape (M,).
         first, second: Index of each pair's two models, shape (P,).
+        k: As in :func:`pairwise_ensembles`.
+        device: As in :func:`pairwise_ensembles`.
 
     Returns:
         Shape (P, M), boolean; the same argmax as :func:`ensemble_predictions`.
     """
+    first, second = np.asarray(first, dtype=int), np.asarray(second, dtype=int)
+    scores = scores if isinstance(scores, Scores) else np.asarray(scores)
     right = np.zeros((len(first), len(labels)), dtype=bool)
-    for pair, (a, b) in enumerate(zip(first, second)):
-        right[pair] = ensemble_predictions(scores[[a, b]]) == labels
+    ranks = _ranks(scores, labels, k, np.unique(np.concatenate([first, second])))
+    xp = _backend(device)
+    on_device, device_labels = xp.ranks(ranks), xp.asarray(labels)
+    for a in np.unique(first):
+        pairs = np.flatnonzero(first == a)
+        right[pairs] = _pair_right(scores, on_device, device_labels, int(a), xp.asarray(second[pairs]), xp)[0]
     return right
 
 

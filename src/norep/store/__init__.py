@@ -4,6 +4,7 @@ from norep.store.files import sha256_file
 from norep.store.reader import (
     RULES,
     Outcomes,
+    Scores,
     read_embeddings,
     read_outcomes,
     read_scores,
@@ -14,6 +15,6 @@ from norep.store.reader import (
 from norep.store.store import MANIFEST, Store, check_model_id, model_dirname
 
 __all__ = [
-    "MANIFEST", "RULES", "Outcomes", "Store", "check_model_id", "model_dirname", "read_embeddings",
+    "MANIFEST", "RULES", "Outcomes", "Scores", "Store", "check_model_id", "model_dirname", "read_embeddings",
     "read_outcomes", "read_scores", "scaled_scores", "sha256_file", "softmax", "top1",
 ]

@@ -8,8 +8,16 @@ row (or per leading index).
 - :func:`read_outcomes`: top-1 predictions, confidences, correctness and where a model
   answered (imported models may miss answers: prediction -1, confidence NaN);
 - :func:`read_scores`: what each model contributes to an ensemble, temperature-scaled
-  probabilities :math:`\mathrm{softmax}(z / T)` (or scaled logits :math:`z / T`);
+  probabilities :math:`\mathrm{softmax}(z / T)` (or scaled logits :math:`z / T`), as a
+  :class:`Scores` that computes them from the memory-mapped logits when they are read;
 - :func:`read_embeddings`: a model's penultimate features.
+
+Memory stays bounded on ImageNet-sized zoos (100 models x 50,000 examples x 1,000
+classes is 20 GB of logits): logits are read one model and one block of examples at a
+time, and what every analysis needs of them (top-1 predictions and confidences, the
+top-1 of scaled scores) is computed once per model and cached in the store
+(:meth:`Store.derived`). Every derived number is computed by the same numpy operations,
+row by row, as on the whole array, so it is the same number.
 
 Example:
     >>> outcomes = read_outcomes(Store("runs/fashion_mnist"), "test")   # doctest: +SKIP
@@ -18,6 +26,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +37,16 @@ from norep.store.store import Store
 
 RULES = ("probabilities", "logits")
 """What a model contributes to an ensemble: temperature-scaled probabilities or logits."""
+
+BLOCK_BYTES = 1 << 26
+"""Float64 bytes of logits processed at a time (rows of a block of examples)."""
+
+
+def row_blocks(n_rows: int, n_classes: int) -> Iterator[slice]:
+    """Slices of consecutive rows holding at most :data:`BLOCK_BYTES` of float64 logits."""
+    size = max(1, BLOCK_BYTES // (8 * max(1, n_classes)))
+    for start in range(0, n_rows, size):
+        yield slice(start, min(start + size, n_rows))
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0, dtype: type = np.float32) -> np.ndarray:
@@ -70,7 +90,8 @@ def top1(store: Store, model_id: str, split: str | None = None,
     """Return a model's top-1 predictions and confidences on a split.
 
     For logits, the confidence is the largest probability of softmax(z / T) (float64),
-    with T = 1 when ``temperature`` is None. Missing answers of imported models are -1
+    with T = 1 when ``temperature`` is None; both are computed once per model and
+    temperature, a block of examples at a time, and cached in the store. Missing answers of imported models are -1
     with confidence NaN; so are all confidences of models that record decisions only
     (e.g. human observers).
 
@@ -84,8 +105,11 @@ def top1(store: Store, model_id: str, split: str | None = None,
         Predictions (int, shape (M,)) and confidences (float64, shape (M,)).
     """
     if store.has_array(model_id, "logits"):
-        logits = store.array(model_id, "logits", split)
-        return logits.argmax(axis=1), softmax(logits, temperature or 1.0, np.float64).max(axis=1)
+        temperature = float(temperature or 1.0)
+        cached = store.derived(model_id, "top1", {"temperature": temperature},
+                               lambda: _top1_of_logits(store.array(model_id, "logits"), temperature))
+        rows = store.rows(split)
+        return cached["predictions"][rows], cached["confidences"][rows]
     if temperature is not None:
         raise NorepError(f"model {model_id} has only top-1 confidences, which a temperature cannot "
                          "rescale; leave it out of temperatures")
@@ -94,6 +118,24 @@ def top1(store: Store, model_id: str, split: str | None = None,
         return predictions, np.full(predictions.shape, np.nan)
     confidences = np.asarray(store.array(model_id, "confidences", split), dtype=np.float64)
     return predictions, np.where(predictions >= 0, confidences, np.nan)
+
+
+def _top1_of_logits(logits: np.ndarray, temperature: float) -> dict[str, np.ndarray]:
+    """Argmax and largest float64 probability of softmax(z / T) of every row, a block at a time.
+
+    The largest probability is that of the largest logit, exp(0) / sum = 1 / sum: the
+    same float :func:`softmax` gives, without dividing the other classes.
+    """
+    predictions = np.empty(len(logits), dtype=np.intp)
+    confidences = np.empty(len(logits), dtype=np.float64)
+    for block in row_blocks(len(logits), logits.shape[1]):
+        chunk = np.asarray(logits[block])
+        predictions[block] = chunk.argmax(axis=1)
+        scaled = np.asarray(chunk, dtype=np.float64) / np.float64(temperature)
+        scaled -= scaled.max(axis=1, keepdims=True)
+        np.exp(scaled, out=scaled)
+        confidences[block] = 1.0 / scaled.sum(axis=1)
+    return {"predictions": predictions, "confidences": confidences}
 
 
 @dataclass(frozen=True)
@@ -159,9 +201,140 @@ def read_outcomes(store: Store, split: str | None = "test", model_ids: list[str]
     )
 
 
+class Scores:
+    """Models' ensemble scores on one split, computed from the memory-mapped logits when read.
+
+    It stands for the (N, M, C) float32 array of every model's scores (what
+    :func:`scaled_scores` gives for each model's logits on the split) without holding
+    it: ``scores[i]`` is one model's (M, C) scores, ``scores[[i, j]]`` or ``scores[1:]``
+    a :class:`Scores` of those models, ``np.asarray(scores)`` the whole array (N x M x
+    C x 4 bytes), ``scores.argmax(axis=2)`` every model's top-1 class (cached in the
+    store). :mod:`norep.analysis.ensembles` reads it a block of examples at a time.
+
+    Attributes:
+        store: The prediction store.
+        model_ids: The models, one per leading index.
+        split: The split.
+        temperatures: Temperature per model id (1 where absent).
+        rule: One of :data:`RULES`.
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 3
+
+    def __init__(self, store: Store, model_ids: list[str], split: str | None = "test",
+                 temperatures: dict[str, float] | None = None, rule: str = "probabilities"):
+        if rule not in RULES:
+            raise ValueError(f"unknown ensemble rule {rule!r}; use one of {RULES}")
+        for model_id in model_ids:
+            store.logits(model_id)  # a top-1-only or unknown model is an error now
+        self.store, self.model_ids, self.split, self.rule = store, list(model_ids), split, rule
+        self.temperatures = {m: float((temperatures or {}).get(m, 1.0)) for m in self.model_ids}
+        self.rows = store.rows(split)
+        self.labels = store.labels(split)
+        self._row_files: dict[str, _RowFile] = {}
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(N, M, C)."""
+        return len(self.model_ids), len(self.rows), len(self.store.classes)
+
+    def __len__(self) -> int:
+        return len(self.model_ids)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self.member(i) for i in range(len(self)))
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            return self.member(int(key))
+        if isinstance(key, slice):
+            return self._subset(range(len(self))[key])
+        if isinstance(key, (list, np.ndarray)) and np.ndim(key) == 1:
+            return self._subset(np.arange(len(self))[np.asarray(key, dtype=int)].tolist())
+        return np.asarray(self)[key]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        stacked = np.empty(self.shape, dtype=np.float32)
+        for index in range(len(self)):
+            stacked[index] = self.member(index)
+        return stacked if dtype is None else stacked.astype(dtype)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(np.asarray(self), name)  # any other array method, on the whole array
+
+    def _subset(self, indices) -> "Scores":
+        return Scores(self.store, [self.model_ids[i] for i in indices], self.split, self.temperatures, self.rule)
+
+    def member(self, index: int, examples: np.ndarray | None = None) -> np.ndarray:
+        """Return one model's scores, shape (M, C), or only on ``examples`` (indices into
+        the split: a few rows are read from the file alone, without mapping it)."""
+        model_id = self.model_ids[index]
+        if examples is None or len(examples) > len(self.rows) // 64:  # many rows: read through the map
+            rows = self.rows if examples is None else self.rows[np.asarray(examples, dtype=np.intp)]
+            logits = self.store.array(model_id, "logits")
+        else:
+            rows = np.arange(len(examples))
+            logits = self._row_file(model_id).read(self.rows[np.asarray(examples, dtype=np.intp)])
+        scores = np.empty((len(rows), logits.shape[1]), dtype=np.float32)
+        for block in row_blocks(len(rows), logits.shape[1]):
+            scores[block] = scaled_scores(logits[rows[block]], self.temperatures[model_id], self.rule)
+        return scores
+
+    def _row_file(self, model_id: str) -> "_RowFile":
+        if model_id not in self._row_files:
+            self._row_files[model_id] = _RowFile(self.store.array(model_id, "logits"))
+        return self._row_files[model_id]
+
+    def blocks(self, index: int) -> Iterator[tuple[slice, np.ndarray]]:
+        """Yield one model's scores a block of examples at a time: (examples, scores)."""
+        model_id = self.model_ids[index]
+        logits = self.store.array(model_id, "logits")
+        for block in row_blocks(len(self.rows), logits.shape[1]):
+            yield block, scaled_scores(logits[self.rows[block]], self.temperatures[model_id], self.rule)
+
+    def derived(self, index: int, name: str, key: dict, compute) -> dict[str, np.ndarray]:
+        """Arrays derived from one model's scores, cached in the store (:meth:`Store.derived`)."""
+        model_id = self.model_ids[index]
+        return self.store.derived(model_id, name, {**key, "split": self.split, "rule": self.rule,
+                                                   "temperature": self.temperatures[model_id]}, compute)
+
+    def argmax(self, axis: int = -1) -> np.ndarray:
+        """Every model's top-1 class per example, shape (N, M); only over classes (axis 2)."""
+        if axis not in (2, -1):
+            raise ValueError("Scores.argmax is over classes only (axis=2)")
+        def compute(index: int) -> dict[str, np.ndarray]:
+            top = np.empty(len(self.rows), dtype=np.intp)
+            for block, scores in self.blocks(index):
+                top[block] = scores.argmax(axis=1)
+            return {"argmax": top}
+        return np.stack([self.derived(i, "argmax", {}, lambda i=i: compute(i))["argmax"]
+                         for i in range(len(self))]).reshape(len(self), len(self.rows))
+
+
+class _RowFile:
+    """Reads rows of a (verified) .npy array by offset, without mapping the file: the
+    pages a few scattered rows touch do not stay in the process's memory."""
+
+    def __init__(self, mapped: np.memmap):
+        self.file = open(mapped.filename, "rb")  # noqa: SIM115 - kept open while the Scores lives
+        self.offset, self.shape, self.dtype = mapped.offset, mapped.shape, mapped.dtype
+        self.row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """The rows, in the order given, shape (len(rows),) + shape[1:]."""
+        out = np.empty((len(rows),) + self.shape[1:], dtype=self.dtype)
+        buffer, size = memoryview(out).cast("B"), self.row_bytes
+        for position, row in enumerate(rows.tolist()):
+            os.preadv(self.file.fileno(), [buffer[position * size:(position + 1) * size]], self.offset + row * size)
+        return out
+
+
 def read_scores(store: Store, model_ids: list[str], split: str | None = "test",
-                temperatures: dict[str, float] | None = None, rule: str = "probabilities") -> np.ndarray:
-    """Stack the models' ensemble scores on a split, shape (N, M, C), float32.
+                temperatures: dict[str, float] | None = None, rule: str = "probabilities") -> Scores:
+    """The models' ensemble scores on a split, shape (N, M, C), float32, read when used.
 
     Args:
         store: The prediction store.
@@ -171,14 +344,11 @@ def read_scores(store: Store, model_ids: list[str], split: str | None = "test",
         rule: One of :data:`RULES`.
 
     Returns:
-        The stacked scores (N * M * C * 4 bytes of memory).
+        A :class:`Scores`: ``np.asarray`` of it is the stacked array (N * M * C * 4
+        bytes); the ensembles of :mod:`norep.analysis.ensembles` read it a model and a
+        block of examples at a time.
     """
-    temperatures = temperatures or {}
-    first = store.logits(model_ids[0], split)
-    stacked = np.empty((len(model_ids),) + first.shape, dtype=np.float32)
-    for row, model_id in enumerate(model_ids):
-        stacked[row] = scaled_scores(store.logits(model_id, split), temperatures.get(model_id, 1.0), rule)
-    return stacked
+    return Scores(store, model_ids, split, temperatures, rule)
 
 
 def read_embeddings(store: Store, model_id: str, split: str | None = None) -> np.ndarray:

@@ -29,18 +29,27 @@ still matches is not hashed again. An edit or a truncation changes the size or t
 modification time and is caught on the next open; :meth:`Store.verify` (``norep
 verify``) hashes every file regardless, and also catches a file rewritten in place with
 its old modification time restored.
+
+Small arrays derived from a model's logits (top-1 predictions and confidences, fitted
+temperatures, ranked classes for ensembles) are computed once and cached under
+``derived/<id>/`` (:meth:`Store.derived`): each file is named by a hash of the model's
+logits checksum, the examples table's checksum and what was derived, so a replaced model
+or examples table never reads a stale one. They are not in the manifest: deleting
+``derived/`` only costs their recomputation.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
 import sys
 from importlib import metadata as importlib_metadata
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -52,10 +61,13 @@ from norep.store.files import atomic_write_bytes, dump_json, sha256_file, write_
 
 FORMAT_VERSION = 1
 ARRAY_NAMES = ("logits", "embeddings", "predictions", "confidences")
+LOGITS_DTYPES = ("float32", "float16")
 MANIFEST = "manifest.json"
 EXAMPLES = "examples.parquet"
 MODELS = "models.parquet"
 VERIFIED = ".verified.json"
+DERIVED = "derived"
+DERIVED_VERSION = 1  # raise when a derived array's definition changes
 LOCK = ".lock"
 VERSIONED_PACKAGES = ("norep", "numpy", "pandas", "pyarrow", "torch", "timm", "scikit-learn")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+@-]*$")
@@ -130,6 +142,7 @@ class Store:
         classes: list[str],
         examples: pd.DataFrame,
         fingerprint: str,
+        logits_dtype: str | None = None,
     ) -> "Store":
         """Create a store, or reopen it when it already holds the same dataset.
 
@@ -140,6 +153,10 @@ class Store:
             examples: One row per example with at least ``example_id``, ``label``
                 and ``split``; further columns are subdomains.
             fingerprint: A string identifying the exact data (e.g. a sha256).
+            logits_dtype: ``"float16"`` stores every model's logits in half precision
+                (half the disk and reading time; the analysis computes in float32 or
+                float64 from them); None or ``"float32"`` keeps them as given. Fixed
+                when the store is created.
 
         Returns:
             The opened store. Stale temporary files of killed writers are removed.
@@ -165,11 +182,12 @@ class Store:
                 f"cannot write the store at {path} ({error.strerror}); choose a writable --store"
             ) from None
         with _locked(path):
-            return cls._create_locked(path, dataset, classes, examples, fingerprint)
+            return cls._create_locked(path, dataset, classes, examples, fingerprint, logits_dtype)
 
     @classmethod
     def _create_locked(
-        cls, path: Path, dataset: str, classes: list[str], examples: pd.DataFrame, fingerprint: str
+        cls, path: Path, dataset: str, classes: list[str], examples: pd.DataFrame, fingerprint: str,
+        logits_dtype: str | None = None,
     ) -> "Store":
         for stale in list(path.glob(".*.tmp-*")) + list((path / "models").glob(".tmp-*")):
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
@@ -182,6 +200,9 @@ class Store:
                     f"fingerprint {store.manifest['dataset']['fingerprint'][:12]}); "
                     "use another --store"
                 )
+            if logits_dtype not in (None, store.logits_dtype):
+                raise NorepError(f"{path} stores logits as {store.logits_dtype}, not {logits_dtype}; "
+                                 "use another --store or the same --dtype")
             store._export_models_table()
             return store
         examples = examples.reset_index(drop=True).astype({"example_id": str, "split": str})
@@ -193,6 +214,10 @@ class Store:
             "models": [],
             "files": {EXAMPLES: sha256_file(path / EXAMPLES)},
         }
+        if logits_dtype not in (None, *LOGITS_DTYPES):
+            raise NorepError(f"logits dtype {logits_dtype!r} is not one of {LOGITS_DTYPES}")
+        if logits_dtype == "float16":
+            manifest["logits_dtype"] = logits_dtype
         atomic_write_bytes(path / MANIFEST, dump_json(manifest))
         return cls(path)
 
@@ -207,10 +232,28 @@ class Store:
                 row per example of the store.
         """
         check_model_id(model_id)
+        if self.logits_dtype == "float16" and "logits" in arrays:
+            with np.errstate(over="ignore"):
+                arrays = {**arrays, "logits": np.asarray(arrays["logits"]).astype(np.float16)}
         self._check_arrays(model_id, arrays)
         with _locked(self.path):
             self.manifest = json.loads((self.path / MANIFEST).read_text())
             self._add_model_locked(model_id, meta, arrays)
+
+    def order_models(self, model_ids: list[str]) -> None:
+        """Put these models first, in this order; the others follow as they were.
+
+        Args:
+            model_ids: Ids of models in the store (e.g. a zoo spec's order).
+        """
+        with _locked(self.path):
+            manifest = json.loads((self.path / MANIFEST).read_text())
+            held = [m for m in model_ids if m in manifest["models"]]
+            manifest["models"] = held + [m for m in manifest["models"] if m not in held]
+            atomic_write_bytes(self.path / MANIFEST, dump_json(manifest))
+            self.manifest = manifest
+            self.models = _models_table([self._read_meta(m) for m in manifest["models"]])
+            self._export_models_table()
 
     def _add_model_locked(self, model_id: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
         models_dir = self.path / "models"
@@ -228,6 +271,7 @@ class Store:
         (tmp / "meta.json").write_bytes(dump_json(meta))
         if final.exists():
             shutil.rmtree(final)
+        shutil.rmtree(self.path / DERIVED / model_dirname(model_id), ignore_errors=True)
         os.rename(tmp, final)
 
         manifest = json.loads(json.dumps(self.manifest))
@@ -263,6 +307,9 @@ class Store:
                     f"{model_id}: {name} has {array.shape[0]} rows, the store has {n} examples"
                 )
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+                if name == "logits" and self.logits_dtype == "float16":
+                    raise NorepError(f"{model_id}: logits are NaN or beyond float16's range (65504); "
+                                     "store them in float32 (--dtype float32)")
                 raise NorepError(f"{model_id}: {name} contains NaN or infinite values")
         if "logits" in arrays and arrays["logits"].shape[1:] != (len(self.classes),):
             raise NorepError(
@@ -289,6 +336,11 @@ class Store:
     def classes(self) -> list[str]:
         """Class names; labels index into this list."""
         return self.manifest["dataset"]["classes"]
+
+    @property
+    def logits_dtype(self) -> str:
+        """How logits are stored: ``"float16"``, or ``"float32"`` (as given) by default."""
+        return self.manifest.get("logits_dtype", "float32")
 
     @property
     def model_ids(self) -> list[str]:
@@ -340,6 +392,42 @@ class Store:
                 "this analysis needs full logits or probabilities"
             )
         return self.array(model_id, "logits", split)
+
+    def derived(self, model_id: str, name: str, key: dict,
+                compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Return small arrays derived from a model's logits, computed once and cached in the store.
+
+        The cache file is named by a hash of the logits' and the examples table's sha256
+        (from the manifest), ``name`` and ``key``, so a changed model or examples table
+        is computed afresh. A read-only store computes without caching.
+
+        Args:
+            model_id: A model with logits.
+            name: What is derived, e.g. ``"top1"``.
+            key: Everything else the arrays depend on (JSON-serializable), e.g. the split
+                and temperature.
+            compute: Returns the arrays by name when they are not cached.
+
+        Returns:
+            The arrays by name (in memory).
+
+        Example:
+            >>> store.derived("resnet50", "top1", {"temperature": 1.0}, compute)   # doctest: +SKIP
+        """
+        sources = [self.manifest["files"][EXAMPLES], self.manifest["files"].get(
+            f"models/{model_dirname(model_id)}/logits.npy")]
+        digest = hashlib.sha256(json.dumps([DERIVED_VERSION, sources, name, key], sort_keys=True).encode())
+        path = self.path / DERIVED / model_dirname(model_id) / f"{name}-{digest.hexdigest()[:24]}.npz"
+        with contextlib.suppress(OSError, ValueError, EOFError):  # absent or unreadable: computed again
+            with np.load(path) as cached:
+                return {array: cached[array] for array in cached.files}
+        arrays = compute()
+        with contextlib.suppress(OSError):  # a read-only store caches nothing
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        return arrays
 
     def verify(self) -> int:
         """Hash every file in the manifest, whatever its record says; raise naming the first bad one.
