@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from notebook_checks import (
     assert_no_error_or_stderr,
     execute_chapter,
@@ -31,6 +32,7 @@ from norep.book.chapter import open_zoo
 from norep.book.chapters.downstream import downstream_transfer
 from norep.book.plots.downstream import pair_accuracy_heatmaps, upstream_vs_downstream
 from norep.datasets.downstream import downstream_splits, load_sklearn_digits
+from norep.datasets.image_folders import load_image
 from norep.producers.learners import network_outputs
 from norep.producers.train import load_network
 
@@ -59,7 +61,8 @@ def test_parameters_cell():
     parameters = book.notebook_parameters(ROOT / "book" / "chapters" / "downstream.py")
     assert parameters == {"store": "runs/fashion_mnist", "base": "cnn-seed0", "band": 0.01, "seed": 0,
                           "n_bootstrap": 1000, "device": "auto",
-                          "downstream": ["mnist-5k", "sklearn-digits"], "downstream_size": None}
+                          "downstream": ["mnist-5k", "sklearn-digits"], "downstream_size": None,
+                          "downstream_folder": None}
 
 
 def test_chapter_cells_are_short_and_narrow():
@@ -67,7 +70,8 @@ def test_chapter_cells_are_short_and_narrow():
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert max(len(cell.source.splitlines()) for cell in code) <= 15
     assert max(len(line) for cell in notebook.cells for line in cell.source.splitlines()) <= 88
-    assert "hide-input" in code[1].metadata.get("tags", [])
+    tags = [cell.metadata.get("tags", []) for cell in code]
+    assert "hide-input" in tags[tags.index(["parameters"]) + 1]
     assert "paper_vs_book(" in code[-1].source
 
 
@@ -119,7 +123,7 @@ def test_imagenet_store_is_explained_not_evaluated(tmp_path):
     result = downstream_transfer(open_zoo(str(store.path), "base", 0.5), ["sklearn-digits"], 50, 0,
                                  10, "cpu")
     assert result.results == {} and result.figure() is None and result.summary() is None
-    assert "only for fashion-mnist mini-zoo stores" in result.members().data
+    assert "pass a downstream image folder" in result.members().data
     assert "not measured" in result.claims()[0][2]
 
 
@@ -132,3 +136,60 @@ def test_figure_functions():
     fig = upstream_vs_downstream(table, "t")
     assert fig.axes[0].texts[0].get_text() == "a"  # the best upstream model is labelled
     plt.close("all")
+
+
+def pretrained_store(path, checkpoints: dict[str, Path]):
+    """An ImageNet-shaped store of random-initialized timm models, their checkpoints in the metadata."""
+    from norep.store import Store
+
+    examples = pd.DataFrame({"example_id": ["a", "b", "c"], "label": [0, 1, 1], "split": "test"})
+    store = Store.create(path, dataset="imagenet-1k", classes=["x", "y"], examples=examples, fingerprint="f")
+    base = next(iter(checkpoints))
+    for model_id, checkpoint in checkpoints.items():
+        store.add_model(model_id, {"display_name": model_id.split("/")[1], "architecture": model_id,
+                                   "objective": "cross-entropy", "training_data": "imagenet-1k", "seed": 0,
+                                   "hyperparameters": {}, "base": base, "role": "member",
+                                   "category": None if model_id == base else "Architecture",
+                                   "source": "timm", "checkpoint": str(checkpoint)},
+                        {"logits": np.eye(3, 2, dtype=np.float32)})
+    return store
+
+
+def test_pretrained_store_transfers_to_an_image_folder(tmp_path, monkeypatch):
+    from inference_checks import timm_checkpoint, write_images
+
+    from norep.datasets.downstream import open_downstream_folder
+    from norep.producers.downstream import embed_folder
+    from norep.producers.inference import load_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("NOREP_CACHE", str(tmp_path / "cache"))
+    names = ("test_resnet.r160_in1k", "test_efficientnet.r160_in1k")
+    store = pretrained_store(tmp_path / "store", {f"timm/{n}": timm_checkpoint(tmp_path, n) for n in names})
+    for k, name in enumerate(("cat", "dog", "eel")):
+        write_images(tmp_path / "pets" / name, [f"{i}.png" for i in range(10)], seed=k)
+    transfer = downstream_transfer(open_zoo(str(store.path), f"timm/{names[0]}", 0.5), [], None, 0, 20,
+                                   "cpu", folder=tmp_path / "pets")
+    assert transfer.problem is None and list(transfer.results) == ["pets"]
+    evaluation = transfer.results["pets"].evaluation
+    assert evaluation.pairs.tolist() == [[0, 1]] and transfer.results["pets"].sizes["train"] == 18
+    # The embeddings: a bare forward pass of each model on each image, here.
+    images = open_downstream_folder(tmp_path / "pets")
+    model, transform = load_model(f"timm/{names[1]}", checkpoint=store.meta(f"timm/{names[1]}")["checkpoint"])
+    with torch.no_grad():
+        bare = np.concatenate([model.forward_with_embeddings(transform(load_image(images.path(i)))[None])[1]
+                               for i in range(len(images))])
+    embeddings = embed_folder(store, f"timm/{names[1]}", images)  # from the cache
+    np.testing.assert_allclose(embeddings, bare, rtol=1e-4, atol=1e-4)
+    # The single model's test accuracy: a probe fitted here on those embeddings.
+    parts = downstream_splits(images.labels, 0)
+    probe, _ = select_probe(embeddings[parts["train"]], images.labels[parts["train"]],
+                            embeddings[parts["held_out"]], images.labels[parts["held_out"]], PROBE_GRID, 3)
+    assert evaluation.single_accuracy[1] == np.mean(probe.predict(embeddings[parts["test"]])
+                                                    == images.labels[parts["test"]])
+
+
+def test_image_folder_needs_a_pretrained_store(store, tmp_path):
+    result = downstream_transfer(open_zoo(str(store.path), "base", 0.5), [], None, 0, 10, "cpu",
+                                 folder=tmp_path)
+    assert result.results == {} and "embedded only by pretrained ImageNet models" in result.problem

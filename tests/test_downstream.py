@@ -177,8 +177,14 @@ def test_models_without_networks_and_imagenet_stores(mini_zoo, tmp_path):
     examples = pd.DataFrame({"example_id": ["a"], "label": [0], "split": ["test"]})
     imagenet = Store.create(tmp_path / "imagenet", dataset="imagenet-1k", classes=["x"],
                             examples=examples, fingerprint="f")
-    with pytest.raises(NorepError, match="holds imagenet-1k models.*store='runs/fashion_mnist'"):
+    with pytest.raises(NorepError, match="holds imagenet-1k models.*pass a downstream image folder"):
         producer.check_mini_zoo(imagenet)
+    imagenet.add_model("timm/resnet18.tv_in1k", {"display_name": "r", "source": "timm"},
+                       {"logits": np.zeros((1, 1), np.float32)})
+    imagenet.add_model("imported", {"display_name": "i", "source": "imported"},
+                       {"logits": np.zeros((1, 1), np.float32)})
+    assert producer.embedded_models(imagenet, ["imported", "timm/resnet18.tv_in1k"]) == (
+        ["timm/resnet18.tv_in1k"], ["imported"])
 
 
 def toy_problem(seed: int = 0):
@@ -233,3 +239,28 @@ def test_best_single_vs_pair_against_a_hand_written_bootstrap():
 def test_downstream_rank():
     assert transfer.downstream_rank(np.array([0.8, 0.9, 0.85]), np.array([0.7, 0.6, 0.9])) == (1, 3)
     assert transfer.downstream_rank(np.array([0.9, 0.8]), np.array([0.7, 0.7])) == (0, 1)  # ties
+
+
+def test_image_folder_opens_classes_by_sub_folder(tmp_path):
+    for name, count in (("b-dog", 2), ("a-cat", 3)):
+        for k in range(count):
+            (tmp_path / "pets" / name).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "pets" / name / f"{k}.JPG").write_bytes(b"")
+    (tmp_path / "pets" / "a-cat" / "notes.txt").write_text("not an image")
+    images = data_module.open_downstream_folder(tmp_path / "pets")
+    assert images.classes == ["a-cat", "b-dog"] and images.labels.tolist() == [0, 0, 0, 1, 1]
+    assert images.files[0] == "a-cat/0.JPG" and images.name == "pets"
+    (tmp_path / "pets" / "c-eel").mkdir()
+    with pytest.raises(NorepError, match="c-eel holds no images"):
+        data_module.open_downstream_folder(tmp_path / "pets")
+    with pytest.raises(NorepError, match="at least two class sub-folders"):
+        data_module.open_downstream_folder(tmp_path / "pets" / "a-cat")
+    with pytest.raises(NorepError, match="does not exist"):
+        data_module.open_downstream_folder(tmp_path / "nowhere")
+
+
+def test_stratified_sample_keeps_class_shares():
+    labels = np.repeat([0, 1, 2], [50, 30, 20])
+    kept = data_module.stratified_sample(labels, 10, seed=3)
+    assert np.bincount(labels[kept]).tolist() == [5, 3, 2] and np.all(np.diff(kept) > 0)
+    assert np.array_equal(kept, data_module.stratified_sample(labels, 10, seed=3))

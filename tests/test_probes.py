@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from norep.analysis.probes import select_probe, train_probe
+import torch
+
+from norep.analysis.probes import Memory, select_probe, train_probe
 
 
 def blobs(n=600, d=20, classes=4, seed=0):
@@ -64,3 +66,24 @@ def test_selection_prefers_the_penalty_that_generalizes_and_refits():
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match="same rows"):
         train_probe(np.zeros((5, 2)), np.zeros(4, int), l2=1.0)
+
+
+def test_compact_memory_matches_the_two_loop_recursion():
+    rng = np.random.default_rng(4)
+    factor = rng.normal(size=(6, 6))
+    hessian = factor @ factor.T + np.eye(6)
+    memory, steps, changes = Memory(), [], []
+    for _ in range(4):
+        step = rng.normal(size=6)
+        steps.append(step); changes.append(hessian @ step)  # curvature pairs of a quadratic
+        memory.add(torch.tensor(step, dtype=torch.float32), torch.tensor(changes[-1], dtype=torch.float32))
+    vector = rng.normal(size=6)
+    # Nocedal and Wright, Algorithm 7.4, written out in float64.
+    q, alphas = vector.copy(), []
+    for s, y in zip(reversed(steps), reversed(changes)):
+        alphas.append(s @ q / (y @ s)); q -= alphas[-1] * y
+    r = q * (steps[-1] @ changes[-1]) / (changes[-1] @ changes[-1])
+    for s, y, alpha in zip(steps, changes, reversed(alphas)):
+        r += s * (alpha - y @ r / (y @ s))
+    ours = memory.inverse_hessian_times(torch.tensor(vector, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(ours, r, rtol=1e-3, atol=1e-4)

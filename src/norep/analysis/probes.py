@@ -8,13 +8,24 @@ rows only, then minimizes
    \frac{1}{M} \sum_{m=1}^{M} \Big[ \log \sum_c e^{w_c^\top x_m + b_c}
    - (w_{y_m}^\top x_m + b_{y_m}) \Big] + \frac{\lambda}{2} \lVert W \rVert_F^2
 
-with L-BFGS (strong Wolfe line search) in torch, on the CPU by default or on a given
-device. The bias is not penalized. scikit-learn's ``LogisticRegression(C=C)`` minimizes
-the same objective times :math:`M C` when :math:`\lambda = 1 / (M C)`.
+with L-BFGS in torch, on the CPU by default or on a given device. The bias is not
+penalized. scikit-learn's ``LogisticRegression(C=C)`` minimizes the same objective times
+:math:`M C` when :math:`\lambda = 1 / (M C)`, and its L-BFGS stops by the same rule
+(:data:`TOLERANCE`).
+
+Where the time goes: every evaluation of the objective reads the M x D features twice
+(the logits, then the weights' gradient), two matrix products with only C columns that
+are bound by memory, and on small problems torch's per-call overhead dominates. So the
+L-BFGS here (:func:`minimize`) is written for this objective: the standardization is
+folded into the weights (no standardized copy of the features), the gradient is
+computed by hand (no autograd graph), and the line search moves along cached logits
+(:class:`Objective`): one L-BFGS iteration reads the features exactly twice, however many
+steps its line search tries.
 
 :func:`select_probe` chooses :math:`\lambda` from a log grid by accuracy on a held-out
 split (ties to the stronger penalty), then refits on the training and held-out rows
-together.
+together, starting from the chosen fit (the same function under the new rows'
+standardization: :meth:`LinearProbe.restandardized`).
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -31,10 +42,26 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 import torch
 
 L2_GRID = tuple(float(v) for v in np.logspace(-6, 0, 7))
 """Default penalties searched by :func:`select_probe`, from weak to strong."""
+
+TOLERANCE = 1e-4
+"""Stop when no entry of the objective's gradient exceeds this in absolute value:
+scikit-learn's default ``tol`` of its L-BFGS solver (scipy's ``gtol``), on the same
+(mean) objective."""
+
+HISTORY = 10
+"""Curvature pairs L-BFGS keeps (scipy's default, which scikit-learn uses)."""
+
+WOLFE = (1e-4, 0.9)
+"""Sufficient-decrease and curvature constants of the (strong Wolfe) line search."""
+
+REFRESH = 25
+"""Iterations after which the cached logits are recomputed from the weights (the
+updates along each step add rounding errors)."""
 
 
 @contextmanager
@@ -89,6 +116,202 @@ class LinearProbe:
         """Return the share of rows whose predicted class is the label."""
         return float(np.mean(self.predict(features) == np.asarray(labels)))
 
+    def restandardized(self, mean: np.ndarray, scale: np.ndarray) -> LinearProbe:
+        """Return the probe giving the same class scores under another standardization (a warm
+        start for a fit on other rows of the same features)."""
+        weight = self.weight * (scale / self.scale)[:, None]
+        bias = self.bias + ((mean - self.mean) / self.scale) @ self.weight
+        return LinearProbe(mean, scale, weight.astype(np.float32), bias.astype(np.float32), self.l2)
+
+
+def standardization(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the mean and standard deviation of each feature (1 where a feature is constant), float32."""
+    x = np.asarray(features, dtype=np.float32)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    return x.mean(axis=0), scale
+
+
+class Objective:
+    """The probe's objective on raw features, its standardization folded into the weights.
+
+    Parameters are the standardized-space weights ``W`` (C x D) and bias ``b``: the
+    logits are ``X (W / s)^T + b - (W / s) m`` for feature means ``m`` and scales ``s``.
+
+    Args:
+        inputs: The features, shape (M, D), float32.
+        targets: Their classes, shape (M,), int64.
+        mean: Feature means, shape (D,).
+        scale: Feature scales, shape (D,), none zero.
+        l2: The penalty on ``W``.
+    """
+
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor,
+                 l2: float):
+        self.inputs, self.targets, self.mean, self.l2 = inputs, targets[:, None], mean, l2
+        self.inverse_scale = 1 / scale
+
+    def logits(self, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """Return the logits of standardized-space parameters, shape (M, C): one read of the features."""
+        raw = weight * self.inverse_scale
+        return torch.addmm(bias - raw @ self.mean, self.inputs, raw.T)
+
+    def data_term(self, logits: torch.Tensor, step: torch.Tensor, target_step: float,
+                  t: float) -> tuple[float, float, torch.Tensor]:
+        """Return the mean cross-entropy at ``logits + t step``, its derivative in ``t``, and the
+        rows' softmax probabilities there (``target_step``: the sum of ``step`` at the labels)."""
+        log_p = torch.log_softmax(torch.add(logits, step, alpha=t), dim=1)
+        p = log_p.exp()
+        value = -float(log_p.gather(1, self.targets).sum()) / len(p)
+        return value, (float(torch.mul(p, step).sum()) - target_step) / len(p), p
+
+    @staticmethod
+    def data_curvature(p: torch.Tensor, step: torch.Tensor) -> float:
+        """Return the second derivative in ``t`` of the mean cross-entropy, at probabilities ``p``."""
+        weighted = p * step
+        return float((weighted * step).sum() - (weighted.sum(1) ** 2).sum()) / len(p)
+
+    def gradient(self, p: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Return the flat gradient in (weight, bias) from the rows' softmax probabilities: one read
+        of the features."""
+        residual = p.scatter_add(1, self.targets, torch.full(self.targets.shape, -1.0, dtype=p.dtype,
+                                                             device=p.device))
+        bias = residual.sum(0) / len(p)
+        raw = (residual.T @ self.inputs) / len(p)
+        weight_gradient = (raw - bias[:, None] * self.mean) * self.inverse_scale + self.l2 * weight
+        return torch.cat([weight_gradient.reshape(-1), bias])
+
+
+def line_search(objective: Objective, logits: torch.Tensor, step: torch.Tensor, weight: torch.Tensor,
+                direction: torch.Tensor, value: float, slope: float,
+                max_steps: int = 30) -> tuple[float, float, torch.Tensor] | None:
+    """Find a step length along a descent direction that meets the strong Wolfe conditions.
+
+    The objective is convex along the line, so Newton steps in ``t``, kept inside the
+    bracket of lengths known to be too short (slope < 0) and too long, find one in a few
+    evaluations from cached logits (none reads the features).
+
+    Args:
+        objective: The objective.
+        logits: The logits at the current parameters.
+        step: The logits of the direction.
+        weight: The current weights.
+        direction: The direction's weights.
+        value: The objective now.
+        slope: Its derivative along the direction (negative).
+        max_steps: Most evaluations.
+
+    Returns:
+        (length, objective there, softmax probabilities there), or None when no length
+        decreases the objective enough (the optimum is reached within rounding).
+    """
+    ww, wd, dd = (float((a * b).sum()) for a, b in ((weight, weight), (weight, direction), (direction, direction)))
+    target_step = float(step.gather(1, objective.targets).sum())
+    t, low, high, accepted = 1.0, 0.0, float("inf"), None
+    for _ in range(max_steps):
+        data_value, data_slope, p = objective.data_term(logits, step, target_step, t)
+        new_value = data_value + objective.l2 / 2 * (ww + 2 * t * wd + t * t * dd)
+        new_slope = data_slope + objective.l2 * (wd + t * dd)
+        if new_value <= value + WOLFE[0] * t * slope:
+            accepted = (t, new_value, p)
+            if abs(new_slope) <= WOLFE[1] * abs(slope):
+                return accepted
+        if new_slope < 0 and new_value <= value:
+            low = t
+        else:
+            high = t
+        curvature = objective.data_curvature(p, step) + objective.l2 * dd
+        newton = t - new_slope / curvature if curvature > 0 else float("inf")
+        t = newton if low < newton < high else (4 * t if high == float("inf") else (low + high) / 2)
+    return accepted
+
+
+def minimize(objective: Objective, weight: torch.Tensor, bias: torch.Tensor, max_iter: int,
+             tolerance: float = TOLERANCE) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Minimize the objective with L-BFGS from (weight, bias).
+
+    Args:
+        objective: The objective.
+        weight: Starting weights, shape (C, D).
+        bias: Starting bias, shape (C,).
+        max_iter: Most iterations.
+        tolerance: Stop when no gradient entry exceeds it in absolute value.
+
+    Returns:
+        The weights, the bias and the number of iterations.
+    """
+    n_weights = weight.numel()
+    flat = torch.cat([weight.reshape(-1), bias])
+
+    def split(vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return vector[:n_weights].view_as(weight), vector[n_weights:]
+
+    logits = objective.logits(weight, bias)
+    data_value, _, p = objective.data_term(logits, logits, 0.0, 0.0)  # at t = 0: the start
+    value = data_value + objective.l2 / 2 * float((weight * weight).sum())
+    gradient = objective.gradient(p, weight)
+    memory = Memory()
+    iteration = 0
+    while iteration < max_iter and float(gradient.abs().max()) > tolerance:
+        iteration += 1
+        direction = -memory.inverse_hessian_times(gradient)
+        slope = float(gradient @ direction)
+        if slope >= 0:  # rounding broke the curvature pairs: restart from steepest descent
+            memory, direction, slope = Memory(), -gradient, -float(gradient @ gradient)
+        step = objective.logits(*split(direction))
+        found = line_search(objective, logits, step, split(flat)[0], split(direction)[0], value, slope)
+        if found is None:
+            break
+        t, value, p = found
+        flat = flat.add(direction, alpha=t)
+        logits = objective.logits(*split(flat)) if iteration % REFRESH == 0 else logits.add_(step, alpha=t)
+        new_gradient = objective.gradient(p, split(flat)[0])
+        memory.add(direction * t, new_gradient - gradient)
+        gradient = new_gradient
+    weight, bias = split(flat)
+    return weight, bias, iteration
+
+
+class Memory:
+    """The L-BFGS memory: the last :data:`HISTORY` steps ``s`` and gradient changes ``y``.
+
+    Products with the inverse Hessian approximation use the compact representation of
+    Byrd, Nocedal and Schnabel (1994, eq. 3.2): two matrix-vector products with the
+    stacked pairs and a small triangular solve, instead of the two-loop recursion's
+    4 x HISTORY vector operations (they dominate small probes).
+    """
+
+    def __init__(self):
+        self.steps: list[torch.Tensor] = []
+        self.changes: list[torch.Tensor] = []
+        self.stacked: torch.Tensor | None = None
+        self.inner: np.ndarray | None = None
+
+    def add(self, step: torch.Tensor, change: torch.Tensor) -> None:
+        """Keep a pair when its curvature ``s^T y`` is positive (always so for a convex objective, up to rounding)."""
+        if float(step @ change) <= 1e-10:
+            return
+        self.steps = [*self.steps, step][-HISTORY:]
+        self.changes = [*self.changes, change][-HISTORY:]
+        self.stacked = torch.stack(self.steps + self.changes)
+        self.inner = (self.stacked @ self.stacked.T).double().cpu().numpy()
+
+    def inverse_hessian_times(self, vector: torch.Tensor) -> torch.Tensor:
+        """Return H v for the inverse Hessian approximation H (the identity when empty)."""
+        if self.stacked is None:
+            return vector.clone()
+        m = len(self.steps)
+        s_y = self.inner[:m, m:]  # s_i^T y_j
+        y_y = self.inner[m:, m:]
+        gamma = s_y[-1, -1] / y_y[-1, -1]
+        upper = np.triu(s_y)
+        products = (self.stacked @ vector).double().cpu().numpy()
+        s_v, y_v = products[:m], products[m:]
+        p = scipy.linalg.solve_triangular(upper, s_v)
+        u = scipy.linalg.solve_triangular(upper, (np.diag(np.diag(s_y)) + gamma * y_y) @ p - gamma * y_v, trans="T")
+        coefficients = torch.from_numpy(np.concatenate([u, -gamma * p]).astype(np.float32)).to(vector.device)
+        return gamma * vector + coefficients @ self.stacked
+
 
 def train_probe(features: np.ndarray, labels: np.ndarray, l2: float, n_classes: int | None = None,
                 device: str = "cpu", max_iter: int = 500,
@@ -112,34 +335,21 @@ def train_probe(features: np.ndarray, labels: np.ndarray, l2: float, n_classes: 
     if x.ndim != 2 or len(x) != len(labels) or len(x) == 0:
         raise ValueError(f"features {x.shape} and labels {labels.shape} must have the same rows")
     n_classes = int(labels.max()) + 1 if n_classes is None else n_classes
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale == 0] = 1.0
-    inputs = torch.from_numpy((x - mean) / scale).to(device)
-    targets = torch.from_numpy(labels.astype(np.int64)).to(device)
-    # Weights stored as (C, D): F.linear's forward X W^T + b and its weight gradient
-    # G^T X are the fast layouts for a skinny C (X @ W with W of shape (D, C) is several
-    # times slower on the CPU).
+    mean, scale = standardization(x)
+
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+    objective = Objective(tensor(x), tensor(labels.astype(np.int64)), tensor(mean), tensor(scale), float(l2))
+    # Weights stored as (C, D): X W^T and the gradient G^T X are the fast layouts for a
+    # skinny C (X @ W with W of shape (D, C) is several times slower on the CPU).
     weight = torch.zeros(n_classes, x.shape[1], device=device)
     bias = torch.zeros(n_classes, device=device)
     if init is not None:
         weight.copy_(torch.from_numpy(init.weight.T))
         bias.copy_(torch.from_numpy(init.bias))
-    weight.requires_grad_(True)
-    bias.requires_grad_(True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1, max_iter=max_iter, history_size=20,
-                                  tolerance_grad=1e-4, tolerance_change=1e-9, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        logits = torch.nn.functional.linear(inputs, weight, bias)
-        loss = torch.nn.functional.cross_entropy(logits, targets) + l2 / 2 * (weight ** 2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return LinearProbe(mean, scale, np.ascontiguousarray(weight.detach().cpu().numpy().T),
-                       bias.detach().cpu().numpy(), float(l2))
+    weight, bias, _ = minimize(objective, weight, bias, max_iter)
+    return LinearProbe(mean, scale, np.ascontiguousarray(weight.cpu().numpy().T), bias.cpu().numpy(), float(l2))
 
 
 def select_probe(features: np.ndarray, labels: np.ndarray, held_features: np.ndarray,
@@ -161,12 +371,13 @@ def select_probe(features: np.ndarray, labels: np.ndarray, held_features: np.nda
         row per penalty: l2 and held_out_accuracy.
     """
     n_classes = n_classes or int(max(np.max(labels), np.max(held_labels))) + 1
-    accuracies, probe = [], None
+    accuracies, probes = [], []
     for l2 in sorted(grid, reverse=True):  # strong to weak: each fit starts from the last
-        probe = train_probe(features, labels, l2, n_classes, device, init=probe)
-        accuracies.append(probe.accuracy(held_features, held_labels))
+        probes.append(train_probe(features, labels, l2, n_classes, device, init=probes[-1] if probes else None))
+        accuracies.append(probes[-1].accuracy(held_features, held_labels))
     table = pd.DataFrame({"l2": sorted(grid, reverse=True), "held_out_accuracy": accuracies})
-    chosen = float(table["l2"].iloc[int(np.argmax(accuracies))])  # first maximum: the strongest
-    refit = train_probe(np.concatenate([features, held_features]), np.concatenate([labels, held_labels]),
-                        chosen, n_classes, device)
+    best = int(np.argmax(accuracies))  # first maximum: the strongest
+    rows = np.concatenate([features, held_features])
+    refit = train_probe(rows, np.concatenate([labels, held_labels]), probes[best].l2, n_classes, device,
+                        init=probes[best].restandardized(*standardization(rows)))  # the same problem, more rows
     return refit, table.sort_values("l2").reset_index(drop=True)

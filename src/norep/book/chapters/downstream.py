@@ -33,7 +33,14 @@ from norep.analysis.transfer import (
 from norep.analysis.verdicts import CANNOT_TELL, NO, YES, interval_text, power_text
 from norep.book.chapter import ChapterZoo
 from norep.book.plots.downstream import pair_accuracy_heatmaps, upstream_vs_downstream
-from norep.datasets.downstream import downstream_splits, load_downstream
+from norep.datasets.downstream import (
+    DownstreamData,
+    downstream_splits,
+    load_downstream,
+    open_downstream_folder,
+    stratified_sample,
+)
+from norep.datasets.image_folders import ImageSet
 from norep.errors import NorepError
 from norep.runtime import resolve_device
 from norep.store import read_outcomes
@@ -44,6 +51,7 @@ with warnings.catch_warnings():  # the trainers' tqdm.auto warns in a kernel wit
         check_mini_zoo,
         downstream_embeddings,
         embedded_models,
+        is_mini_zoo,
     )
 
 LEVEL = 0.95
@@ -200,23 +208,31 @@ class Transfer:
 
 def downstream_transfer(zoo: ChapterZoo, datasets: list[str], size: int | None, seed: int,
                         n_bootstrap: int, device: str, cache: str | Path | None = None,
-                        level: float = LEVEL) -> Transfer:
-    """Embed each downstream set with every neural member and run its linear evaluations.
+                        level: float = LEVEL, folder: str | Path | None = None) -> Transfer:
+    """Embed each downstream set with every member that has a network and run its linear evaluations.
+
+    A mini-zoo store's networks embed the digit sets ``datasets``; a store of pretrained
+    (timm, open_clip) models embeds the image folder ``folder`` (one sub-folder per
+    class) instead.
 
     Args:
-        zoo: The chapter's zoo (a mini-zoo store with checkpoints).
-        datasets: Downstream set names (:data:`norep.datasets.downstream.LOADERS`).
+        zoo: The chapter's zoo.
+        datasets: Downstream digit sets of a mini-zoo store
+            (:data:`norep.datasets.downstream.LOADERS`).
         size: At most this many examples per set, a seeded class-stratified sample
             (None: all).
         seed: Seed of the sample, the parts and the bootstrap.
         n_bootstrap: Bootstrap resamples of the gain's interval.
-        device: Torch device of the probes ("auto", "cpu", "cuda", ...).
+        device: Torch device of the probes and of the folder's forward passes ("auto",
+            "cpu", "cuda", ...).
         cache: Folder of the embedding cache (default ``<norep cache>/downstream``).
         level: Coverage of the intervals.
+        folder: A downstream image folder, for a store of pretrained models.
 
     Returns:
-        The results; on a store without networks (an ImageNet or imported store) or with
-        fewer than two, ``problem`` says why and nothing is evaluated.
+        The results; on a store whose models cannot embed the requested sets (an
+        imported store, a pretrained zoo without ``folder``) or with fewer than two
+        networks, ``problem`` says why and nothing is evaluated.
     """
     roster = zoo.roster
     members = [roster.base, *roster.partners]
@@ -224,21 +240,45 @@ def downstream_transfer(zoo: ChapterZoo, datasets: list[str], size: int | None, 
     upstream = read_outcomes(zoo.store, "test", models).accuracy if models else np.zeros(0)
     transfer = Transfer(zoo, models, without, upstream, n_bootstrap=n_bootstrap)
     try:
-        check_mini_zoo(zoo.store)
+        sets = downstream_sets(zoo, datasets, folder)
         if len(models) < 2:
-            raise NorepError(f"{len(models)} member(s) with a saved network; pairs need two")
+            raise NorepError(f"{len(models)} member(s) with a network; pairs need two")
     except NorepError as error:
         return Transfer(zoo, models, without, upstream, problem=str(error), n_bootstrap=n_bootstrap)
     device = resolve_device(device)
-    for name in datasets:
-        data = load_downstream(name)
+    for data in sets:
         if size is not None and size < len(data.labels):
-            data = data.sample(size, seed)
+            data = data.take(stratified_sample(data.labels, size, seed))
         parts = downstream_splits(data.labels, seed)
-        embeddings = downstream_embeddings(zoo.store, models, data, cache)
+        embeddings = downstream_embeddings(zoo.store, models, data, cache, device)
         evaluation = linear_evaluation([embeddings[m] for m in models], data.labels, parts,
                                        device=device)
-        transfer.results[name] = SetResult(
-            data.source, {p: len(v) for p, v in parts.items()}, evaluation,
+        transfer.results[data.name] = SetResult(
+            describe(data), {p: len(v) for p, v in parts.items()}, evaluation,
             best_single_vs_pair(evaluation, n_bootstrap, seed, level))
     return transfer
+
+
+def downstream_sets(zoo: ChapterZoo, datasets: list[str],
+                    folder: str | Path | None) -> list[DownstreamData | ImageSet]:
+    """Return the downstream sets the store's models can embed: the digit sets for a mini
+    zoo, the image folder for a store of pretrained models.
+
+    Raises:
+        NorepError: For a mini zoo given a folder, or another store without one.
+    """
+    if is_mini_zoo(zoo.store):
+        if folder is not None:
+            raise NorepError("a downstream image folder is embedded only by pretrained ImageNet models; "
+                             "the mini zoo's networks embed the digit sets (downstream=[...])")
+        return [load_downstream(name) for name in datasets]
+    if folder is None:
+        check_mini_zoo(zoo.store)  # raises, naming the folder to pass
+    return [open_downstream_folder(folder)]
+
+
+def describe(data: DownstreamData | ImageSet) -> str:
+    """Where a downstream set's images come from, in words."""
+    if isinstance(data, ImageSet):
+        return f"the image folder {data.root} ({len(data.classes)} classes, one sub-folder each)"
+    return data.source
