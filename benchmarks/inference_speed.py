@@ -135,12 +135,15 @@ def main(argv: list[str] | None = None) -> dict:
     for row in rows:
         print(f"{row['model']:28s} {row['runner_images_per_second']:13.1f} "
               f"{row['bare_images_per_second']:11.1f} {row['ratio']:6.2f}")
+    meets = all(row["ratio"] >= TARGET_RATIO for row in rows)
+    print(f"  {args.images} images of {args.size} px on {args.device}, batch size {args.batch_size}, "
+          f"{args.workers} DataLoader worker(s), {torch.get_num_threads()} torch threads; "
+          f"target ratio >= {TARGET_RATIO}: {'met' if meets else 'not met'}")
     results = {
         "benchmark": "inference_speed", "device": args.device, "precision": args.precision,
         "images": args.images, "size": args.size, "batch_size": args.batch_size, "workers": args.workers,
         "threads": torch.get_num_threads(), "repeat": args.repeat, "target_ratio": TARGET_RATIO,
-        "models": rows, "meets_target": all(row["ratio"] >= TARGET_RATIO for row in rows),
-        **conditions(),
+        "models": rows, "meets_target": meets, **conditions(),
     }
     return finish(results, args.json)
 

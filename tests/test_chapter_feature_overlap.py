@@ -76,12 +76,13 @@ def executed(store, tmp_path_factory):
 def test_parameters_and_cells():
     parameters = book.notebook_parameters(ROOT / "book" / "chapters" / "feature_overlap.py")
     assert parameters == {"store": "runs/fashion_mnist", "base": "cnn-seed0", "band": 0.01, "seed": 0,
-                          "n_draws": 3, "n_bootstrap": 1000, "device": "auto"}
+                          "n_draws": 2, "n_bootstrap": 1000, "device": "auto"}
     notebook = book.read_notebook(ROOT / "book" / "chapters" / "feature_overlap.py")
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert max(len(cell.source.splitlines()) for cell in code) <= 15
     assert max(len(line) for cell in notebook.cells for line in cell.source.splitlines()) <= 88
-    assert "hide-input" in code[1].metadata.get("tags", [])
+    first = next(i for i, cell in enumerate(code) if "parameters" in cell.metadata.get("tags", []))
+    assert "hide-input" in code[first + 1].metadata.get("tags", [])  # the set-up cell after the parameters
 
 
 @pytest.mark.notebooks
@@ -171,6 +172,38 @@ def test_sections_on_an_imagenet_shaped_store(tmp_path):
     assert mixes.table["gain"].notna().all()
     similarity = chapter.feature_similarity(embeddings, seed=0)
     assert similarity.table.loc["dataset", "linear_cka"] > 0
+
+
+def test_probes_train_on_the_probe_split_else_on_calibration_never_on_test(embeddings, store, tmp_path):
+    assert embeddings.split == "probe" and "Probe rows: " in embeddings.shown().data
+    assert len(embeddings.labels.train) + len(embeddings.labels.held) == len(store.labels("probe"))
+    # A store of validation-set predictions (norep predict) has no probe split.
+    models = [m for m in MODELS if m[0] in ("base", "dataset")]
+    no_probe = make_store(tmp_path / "no-probe", sizes=(200, 0, 300), models=models)
+    assert "probe" not in set(no_probe.examples["split"])
+    data = chapter.read_probe_data(open_zoo(str(no_probe.path), "base", 0.5), seed=0, device="cpu")
+    assert data.split == "calibration"
+    assert "(the store has no probe split: its calibration split): 160 for training, 40 held out" in data.shown().data
+    for model in ("base", "dataset"):
+        features = no_probe.array(model, "embeddings")
+        rows = {tuple(row) for row in np.r_[data.data[model].train, data.data[model].held]}
+        assert rows == {tuple(row) for row in features[no_probe.rows("calibration")]}
+        np.testing.assert_array_equal(data.data[model].test, features[no_probe.rows("test")])
+    probe_labels = np.sort(np.r_[data.labels.train, data.labels.held])
+    np.testing.assert_array_equal(probe_labels, np.sort(no_probe.labels("calibration")))
+
+
+def test_rank_correlation_is_quiet_and_undefined_for_a_constant_sample():
+    import warnings
+
+    from scipy.stats import spearmanr
+
+    x, y = np.array([3.0, 1.0, 2.0, 5.0]), np.array([0.2, 0.1, 0.4, 0.3])
+    assert chapter.rank_correlation(x, y) == pytest.approx(spearmanr(x, y).statistic)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(chapter.rank_correlation(x, np.zeros(4)))
+        assert np.isnan(chapter.rank_correlation(np.ones(4), y))
 
 
 def test_similarity_predicts_gain_with_partner_redrawn_intervals_and_no_p_value():

@@ -21,6 +21,7 @@ import pytest
 from conftest import make_chapter_store, make_synthetic_store
 from notebook_checks import (
     assert_no_error_or_stderr,
+    closing_output,
     execute_chapter,
     output_text,
     outputs,
@@ -31,6 +32,7 @@ from norep.book import build as book
 from norep.book.chapter import open_zoo
 from norep.book.chapters import low_accuracy as la
 from norep.book.plots import greedy as plots_greedy
+from norep.store import Store
 from norep.zoo import Methodology
 from norep.zoo.roster import BASE_LABEL, CONTROL_LABEL
 
@@ -102,7 +104,7 @@ def test_chapter_has_its_figures(executed):
 def test_chapter_ends_with_paper_vs_book(executed):
     assert "## Paper vs this book" in "".join(cell.source for cell in executed.cells
                                               if cell.cell_type == "markdown")
-    last = outputs(executed)[-1].get("data", {}).get("text/plain", "")
+    last = closing_output(executed).get("data", {}).get("text/plain", "")
     assert "reproduces?" in last
     assert "a much weaker, differently trained model still helps" in last
 
@@ -242,9 +244,48 @@ def test_greedy_runs_gains_agree_with_the_reported_accuracies(lz):
     assert (runs["gain_low"] <= runs["gain"]).all() and (runs["gain"] <= runs["gain_high"]).all()
     assert list(runs.groupby("pool", sort=False)["size"].max()) == [3, 3]  # no run of the ViT's own recipe
     assert runs.loc[runs["size"] == 1, "group"].eq(BASE_LABEL).all()
+    assert list(runs.columns) == la.RUN_COLUMNS
     second = runs.iloc[1]
     assert second["ensemble_accuracy"] == pytest.approx(
         100 * naive_ensemble_accuracy(lz.zoo.store, ["strong", second["model"]]))
+
+
+def make_equal_accuracy_store(path: Path, n: int = 12) -> Store:
+    """Four members right on half of each split, each on its own half: none weaker than another."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(2 * n) % 3
+    examples = pd.DataFrame({"example_id": [f"ex-{i}" for i in range(2 * n)], "label": labels,
+                             "split": ["calibration"] * n + ["test"] * n})
+    store = Store.create(path, dataset="equal", classes=["a", "b", "c"], examples=examples, fingerprint="equal")
+    for k, (model_id, architecture, data, seed) in enumerate((("base", "cnn", "A", 0), ("reinit", "cnn", "A", 1),
+                                                              ("arch", "mlp", "A", 0), ("dataset", "cnn", "B", 0))):
+        right = (np.arange(2 * n) + k) % 4 < 2
+        logits = rng.normal(size=(2 * n, 3))
+        logits[np.arange(2 * n), np.where(right, labels, (labels + 1) % 3)] += 4
+        store.add_model(model_id, {"display_name": model_id, "architecture": architecture, "objective": "ce",
+                                   "training_data": data, "seed": seed, "hyperparameters": {}},
+                        {"logits": logits.astype(np.float32)})
+    return store
+
+
+def test_equally_accurate_members_give_no_greedy_run_and_say_so(tmp_path):
+    store = make_equal_accuracy_store(tmp_path / "store")
+    lz = la.low_accuracy_zoo(open_zoo(str(store.path), "base", BAND))
+    assert lz.accuracy.to_numpy().tolist() == [[0.5, 0.5]] * 4
+    plan = la.greedy_plan(lz, n_anchors=3, cap=None)
+    assert all(not plan.candidates(a, pool) for a in plan.anchors for pool in plan.pools)
+    runs = la.greedy_runs(plan, max_size=3, n_bootstrap=20, seed=0)
+    assert runs.empty and list(runs.columns) == la.RUN_COLUMNS
+    note = plan.no_runs().data
+    assert note.startswith("Nothing to show: none of the 3 anchors") and "from 50.0% to 50.0%" in note
+    assert f"under the cap ({100 * (0.5 + BAND):.1f}%)" in note
+    baseline, first = la.same_recipe_comparison(plan, runs, 20, 0), la.first_additions(plan, runs, 20, 0)
+    assert baseline.empty and first.empty and "No greedy run" in la.first_additions_view(first).data
+    weak = la.weak_partner_comparison(lz, None, None, 20, 0)
+    rows = la.low_accuracy_verdicts(plan, runs, first, baseline, weak)
+    assert [row[0].split(" (")[0] for row in rows] == ["a much weaker, differently trained model still helps",
+                                                       "... more than an equally weak model trained like the base"]
+    assert "No model is less accurate than the base" in la.first_partner(lz).data
 
 
 def test_first_additions_base_rate_counts_loss_or_data(lz):

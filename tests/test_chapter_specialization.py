@@ -22,6 +22,7 @@ import scipy.special
 from conftest import make_chapter_store
 from notebook_checks import (
     assert_no_error_or_stderr,
+    closing_output,
     execute_chapter,
     output_text,
     outputs,
@@ -82,7 +83,7 @@ def test_chapter_has_its_figures(executed):
 @pytest.mark.notebooks
 def test_chapter_ends_with_paper_vs_book(executed):
     assert "## Paper vs this book" in "".join(c.source for c in executed.cells if c.cell_type == "markdown")
-    last = outputs(executed)[-1].get("data", {}).get("text/plain", "")
+    last = closing_output(executed).get("data", {}).get("text/plain", "")
     assert "reproduces?" in last
     assert re.search(r"\b(yes|no|cannot tell at this size|not testable):", last)
 
@@ -230,6 +231,46 @@ def test_every_base_repeats_the_summaries_with_each_seed(zoo, chapter_store):
 def test_missing_note_names_the_roles_without_partner():
     assert "Architecture" in chapter.missing_note({"Reinit": "r", "Architecture": None}).data
     assert chapter.missing_note({"Reinit": "r"}).data.startswith("Every example")
+
+
+def make_all_wrong_store(path: Path, n_classes: int = 3) -> Store:
+    """Four models wrong on every example (each with its own confidences): no pair has an
+    example that exactly one of its models gets right, as random models on ImageNet."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(18) % n_classes
+    examples = pd.DataFrame({"example_id": [f"ex-{i}" for i in range(18)], "label": labels,
+                             "split": ["calibration"] * 6 + ["test"] * 12})
+    store = Store.create(path, dataset="all-wrong", classes=[f"c{c}" for c in range(n_classes)],
+                         examples=examples, fingerprint="all-wrong")
+    for model_id, architecture, data, seed in (("base", "cnn", "A", 0), ("reinit", "cnn", "A", 1),
+                                               ("arch", "mlp", "A", 0), ("dataset", "cnn", "B", 0)):
+        logits = rng.normal(size=(18, n_classes))
+        logits[np.arange(18), (labels + 1) % n_classes] += 4  # always a wrong class
+        store.add_model(model_id, {"display_name": model_id, "architecture": architecture, "objective": "ce",
+                                   "training_data": data, "seed": seed, "hyperparameters": {}},
+                        {"logits": logits.astype(np.float32)})
+    return store
+
+
+def test_a_store_without_exactly_one_right_examples_has_nothing_to_show(tmp_path, zoo):
+    store = make_all_wrong_store(tmp_path / "store")
+    wrong = open_zoo(str(store.path), "base", 0.05)
+    angles = chapter.pair_thetas(wrong)
+    assert angles.tables == {} and angles.skipped == [] and angles.agreeing == ["reinit", "arch", "dataset"]
+    assert angles.temperatures.keys() == set(store.model_ids)
+    note = angles.note(wrong).data
+    assert note.startswith("0 pairs have confidences") and "reinit, arch, dataset" in note
+    assert "Nothing to show" in note and "test accuracies 0.0% to 0.0%" in note
+    examples = chapter.example_partners(wrong, angles)
+    assert examples == dict.fromkeys(chapter.EXAMPLE_ROLES)
+    assert all(role in chapter.missing_note(examples).data for role in chapter.EXAMPLE_ROLES)
+    with pytest.raises(ValueError, match="'arch' is not a partner of base with confidences"):
+        chapter.example_partners(wrong, angles, architecture="arch")
+    shares = chapter.confident_right_shares(wrong, chapter.partner_table(wrong), angles, 20, 0)
+    assert shares.table.empty and shares.samples.shape == (20, 0)
+    # A store whose pairs disagree somewhere keeps every partner, and the note its one sentence.
+    normal = chapter.pair_thetas(zoo, temperature_scaling=False)
+    assert normal.agreeing == [] and "Nothing to show" not in normal.note(zoo).data
 
 
 def pair_value(categories, values, samples, control=None, in_band=None, seed=0) -> chapter.PairValue:

@@ -287,6 +287,21 @@ def test_category_trend_by_hand():
     assert alone.top == ["Reinit"] and alone.contrast is None and np.isnan(alone.rho)
 
 
+def test_models_right_on_the_same_examples_have_no_angle_and_no_trend(recwarn):
+    # Every model right on the same examples (e.g. all at 0%): no example has exactly one right.
+    correct = np.tile(np.arange(8) % 4 == 0, (4, 1))
+    rows, theta, a_right = confidence_angles(np.linspace(0.2, 0.9, 8), np.full(8, 0.5), correct[0], correct[1])
+    assert rows.size == theta.size == a_right.size == 0
+    share = confident_right_share(np.zeros((1, 8), bool), np.zeros((1, 8), bool), n_boot=20, seed=0)
+    assert np.isnan(share.estimate).all() and np.isnan(share.samples).all()
+    spread = class_spread(correct, np.arange(8) % 3, [(0, k) for k in (1, 2, 3)], n_boot=20, seed=0)
+    np.testing.assert_array_equal(spread.estimate, 0.0)
+    categories = np.array(["Reinit", "Architecture", "Dataset"], dtype=object)
+    trend = category_trend(categories, spread.estimate, spread.samples, np.ones(3, bool))
+    assert np.isnan(trend.rho) and float(trend.contrast.estimate) == 0.0
+    assert not [w for w in recwarn if issubclass(w.category, (RuntimeWarning, scipy.stats.ConstantInputWarning))]
+
+
 def test_pair_mean_against_a_naive_loop():
     rng = np.random.default_rng(13)
     samples = rng.normal(size=(30, 6))

@@ -362,7 +362,7 @@ class CategoryTrend:
         pairs: Per category, the number of pairs averaged.
         n: Pairs with a category in the set.
         rho: Spearman's rho between the category's level (Reinit = 1 ... Dataset = 5)
-            and the pair value; NaN with fewer than two categories.
+            and the pair value; NaN with fewer than two categories or a constant value.
         top: The most divergent categories present: Framework and Dataset (those of them
             present), else the highest one.
         contrast: Mean over ``top`` minus the Reinit mean, with its interval; None
@@ -423,5 +423,6 @@ def category_trend(categories: np.ndarray, estimate: np.ndarray, samples: np.nda
     decided = keep & pd.notna(categories)
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     levels = np.array([rank[c] for c in categories[decided]])
-    rho = spearmanr(levels, estimate[decided]).statistic if len(set(levels)) > 1 else np.nan
+    varies = len(set(levels)) > 1 and np.ptp(estimate[decided]) > 0  # else rho is undefined
+    rho = spearmanr(levels, estimate[decided]).statistic if varies else np.nan
     return CategoryTrend(means, pairs, int(decided.sum()), float(rho), top, contrast, detectable)

@@ -66,6 +66,11 @@ GRID = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 HELD_SHARE = 0.2
 """Share of the probe split held out for the choice of the L2 strength."""
 
+PROBE_SPLITS = ("probe", "calibration")
+"""Where the probes' training rows come from, the first the store has: its probe split, else
+its calibration split (a store of predictions over a validation set, e.g. ImageNet's from
+``norep predict``, has no training images); never the test split they are scored on."""
+
 K_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 3 / 4, 1.0, 3 / 2, 2.0)
 """Compression: numbers of dimensions kept, as fractions of the base's dimensionality."""
 
@@ -129,6 +134,7 @@ class EmbeddingData:
         device: The torch device of the probes.
         l2: The L2 strength of every probe: chosen for the base's own probe.
         base_correct: Whether the base's own probe is right on each test example.
+        split: The split the probes were trained on (see :data:`PROBE_SPLITS`).
     """
 
     zoo: ChapterZoo
@@ -138,6 +144,7 @@ class EmbeddingData:
     device: str
     l2: float
     base_correct: np.ndarray
+    split: str
 
     @property
     def partners(self) -> list[str]:
@@ -154,7 +161,9 @@ class EmbeddingData:
         dims = ", ".join(f"{names[m]} {d.dim}" for m, d in self.data.items())
         return Markdown(
             f"Embeddings (dimensions): {dims}. Without embeddings, left out: "
-            f"{', '.join(names[m] for m in self.without) or 'none'}. Probe rows: "
+            f"{', '.join(names[m] for m in self.without) or 'none'}. Probe rows"
+            + ("" if self.split == "probe" else f" (the store has no probe split: its {self.split} split)")
+            + ": "
             f"{len(labels.train)} for training, {len(labels.held)} held out for the L2 choice; "
             f"scored on {len(labels.test)} test examples ({labels.n_classes} classes; device "
             f"{self.device}). The base's own probe: L2 strength {self.l2:g}, test accuracy "
@@ -164,7 +173,8 @@ class EmbeddingData:
 def read_probe_data(zoo: ChapterZoo, seed: int, device: str = "cpu") -> EmbeddingData:
     """Read the embeddings of the base and every partner that has them.
 
-    The store's ``probe`` split is shuffled (seeded) and split into training rows and
+    The store's ``probe`` split (or, without one, its ``calibration`` split: see
+    :data:`PROBE_SPLITS`) is shuffled (seeded) and split into training rows and
     :data:`HELD_SHARE` held-out rows; probes are scored on the ``test`` split. The base's
     own probe chooses the L2 strength from :data:`GRID` on the held-out rows; every
     other probe of the chapter reuses it (one fit each).
@@ -175,25 +185,30 @@ def read_probe_data(zoo: ChapterZoo, seed: int, device: str = "cpu") -> Embeddin
         device: "cpu", "cuda", "auto", ...
 
     Returns:
-        The embeddings; a base without embeddings is an error.
+        The embeddings; a base without embeddings, or a store with neither split, is an
+        error.
     """
     store, roster = zoo.store, zoo.roster
     if not store.has_array(roster.base, "embeddings"):
         raise NorepError(f"the base {roster.base} has no embeddings in {store.path}: no probes")
-    labels = store.labels("probe")
+    split = next((s for s in PROBE_SPLITS if s in set(store.examples["split"])), None)
+    if split is None:
+        raise NorepError(f"{store.path} has neither a probe nor a calibration split: probes are never trained "
+                         "on the test split; add one of those splits to the store")
+    labels = store.labels(split)
     order = np.random.default_rng(seed).permutation(len(labels))
     held, train = np.sort(order[:int(HELD_SHARE * len(order))]), np.sort(order[int(HELD_SHARE * len(order)):])
     with_embeddings = [m for m in [roster.base, *roster.partners] if store.has_array(m, "embeddings")]
     data = {}
     for m in with_embeddings:
-        probe = read_embeddings(store, m, "probe")
+        probe = read_embeddings(store, m, split)
         data[m] = ProbeData(probe[train], probe[held], read_embeddings(store, m, "test"))
     probe_labels = ProbeLabels(labels[train], labels[held], store.labels("test"), len(store.classes))
     device = resolve_device(device)
     with torch_threads(PROBE_THREADS):
         correct, probe = probe_correct(data[roster.base], probe_labels, GRID, device)
     return EmbeddingData(zoo, data, probe_labels, [m for m in roster.partners if m not in data],
-                         device, probe.l2, correct)
+                         device, probe.l2, correct, split)
 
 
 @dataclass(frozen=True)
@@ -444,10 +459,20 @@ class Similarity:
         rows = {}
         for m, label in {**SIMILARITIES, "error_inconsistency": "error inconsistency"}.items():
             x, y = table[m].to_numpy(dtype=float), table["ensemble_gain"].to_numpy(dtype=float)
-            samples = np.array([spearmanr(x[d], y[d]).statistic for d in draws])
+            samples = np.array([rank_correlation(x[d], y[d]) for d in draws])
             low, high = nanquantile(samples, (tail, 1 - tail))
-            rows[label] = interval_text(spearmanr(x, y).statistic, low, high, 2, sign=True)
+            rows[label] = interval_text(rank_correlation(x, y), low, high, 2, sign=True)
         return pd.DataFrame({"Spearman rho with ensemble gain [partners redrawn]": rows})
+
+
+def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rho of two samples; NaN, without a warning, when either is constant.
+
+    Example:
+        >>> rank_correlation(np.array([1, 2, 3]), np.array([0.1, 0.3, 0.2])), rank_correlation(np.ones(3), [1, 2, 3])
+        (0.5, nan)
+    """
+    return float(spearmanr(x, y).statistic) if np.ptp(x) > 0 and np.ptp(y) > 0 else np.nan
 
 
 def feature_similarity(embeddings: EmbeddingData, seed: int, n_bootstrap: int = 1000) -> Similarity:
@@ -520,3 +545,46 @@ def claims(mixes: Mixes, compression: Compression, similarity: Similarity) -> li
         ("similarity predicts ensemble gain", "not measured", "Spearman rho [partners redrawn]: " + ", ".join(
             f"{k} {v}" for k, v in rho.items()), "-"),
     ]
+
+
+# Exercises: the questions and their worked solutions (the chapter's "Exercises" section).
+
+
+def similarity_ranking(similarity: Similarity) -> pd.DataFrame:
+    """Every partner from the least to the most similar to the base (linear CKA), with
+    the rank of its two-model ensemble gain.
+
+    Args:
+        similarity: The table of :func:`feature_similarity`.
+
+    Returns:
+        One row per partner: category, linear CKA, error inconsistency, ensemble gain
+        (points) and the gain's rank (1 = the largest gain).
+    """
+    table = similarity.table.sort_values("linear_cka", kind="stable")
+    gain_rank = similarity.table["ensemble_gain"].rank(ascending=False, method="min").astype(int)
+    return pd.DataFrame({
+        "category": table["category"], "linear CKA": table["linear_cka"].round(3),
+        "error inconsistency": table["error_inconsistency"].round(3),
+        "ensemble gain (points)": (100 * table["ensemble_gain"]).round(2),
+        "rank of the gain": gain_rank[table.index]}).rename(index=similarity.embeddings.zoo.names).rename_axis(
+        "partner")
+
+
+def mix_ranking(mixes: Mixes) -> pd.DataFrame:
+    """Every partner ranked by how much its 50/50 mix with the base beats the better of the two.
+
+    Args:
+        mixes: The mixes of :func:`mix_embeddings`.
+
+    Returns:
+        One row per partner, the largest gain first: category, the gain (points) with its
+        interval over the test examples, and whether the mix beats both models (the
+        interval above 0).
+    """
+    table = mixes.table.sort_values("gain", ascending=False, kind="stable")
+    return pd.DataFrame({
+        "category": table["category"],
+        "50/50 − better alone (points)": interval_texts(table, "gain", 2, scale=100, sign=True),
+        "beats both": table["beats_both"].map({True: "yes", False: "no"}),
+    }).rename(index=mixes.embeddings.zoo.names).rename_axis("partner")

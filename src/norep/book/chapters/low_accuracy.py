@@ -53,6 +53,10 @@ TOLERANCE = 1e-12
 SAME_RECIPE = "of the anchor's recipe"
 """The baseline pool: candidates that differ from the anchor only in their seed (Reinit)."""
 
+RUN_COLUMNS = ["pool", "anchor", "size", "model", "name", "group", "member_accuracy", "ensemble_accuracy",
+               "select_accuracy", "gain", "gain_low", "gain_high", "low", "high", "panel"]
+"""The columns of :func:`greedy_runs`."""
+
 
 def paired_intervals(values: np.ndarray, n_bootstrap: int, seed: int, level: float = LEVEL) -> Interval:
     """Column means of per-example values with paired percentile bootstrap intervals.
@@ -229,6 +233,15 @@ class GreedyPlan:
                "next strongest members, and their candidates are the members weaker than them." if below else
                f" All {self.above} anchors are above the cap."))
 
+    def no_runs(self) -> Markdown:
+        """Why :func:`greedy_runs` has no run: no anchor has a weaker candidate under the cap."""
+        calibration = 100 * self.lz.accuracy.loc[self.lz.members, "calibration"]
+        return Markdown(
+            f"Nothing to show: none of the {len(self.anchors)} anchors has a member under the cap "
+            f"({100 * self.cap:.1f}%) that is weaker than itself on calibration (the members' calibration "
+            f"accuracies range from {calibration.min():.1f}% to {calibration.max():.1f}%), so this store "
+            "has no greedy run, no same-recipe baseline and no first addition.")
+
     def table(self) -> pd.DataFrame:
         """One row per anchor: its accuracies (%, one decimal) and its candidates per pool."""
         accuracy, names = self.lz.accuracy, self.lz.names
@@ -290,9 +303,8 @@ def greedy_runs(plan: GreedyPlan, max_size: int, n_bootstrap: int, seed: int) ->
         name, group (its category relative to the anchor; :data:`BASE_LABEL` for the
         anchor), member_accuracy, ensemble_accuracy, select_accuracy, gain, gain_low,
         gain_high, low, high (the ensemble's accuracy interval) and panel; percent.
-
-    Raises:
-        ValueError: No anchor has a candidate.
+        Empty (with these columns) when no anchor has a candidate: see
+        :meth:`GreedyPlan.no_runs`.
     """
     lz, rows, columns = plan.lz, [], []
     for pool in plan.pools:
@@ -312,8 +324,7 @@ def greedy_runs(plan: GreedyPlan, max_size: int, n_bootstrap: int, seed: int) ->
                     "ensemble_accuracy": 100 * step.ensemble_accuracy,
                     "select_accuracy": 100 * step.select_accuracy})
     if not rows:
-        raise ValueError(f"no anchor of {lz.zoo.label} has a weaker candidate under the cap "
-                         f"{plan.cap:.3f}")
+        return pd.DataFrame(columns=RUN_COLUMNS)
     runs = pd.DataFrame(rows)
     gain = paired_intervals(np.stack(columns, axis=1), n_bootstrap, seed)
     runs["gain"], runs["gain_low"], runs["gain_high"] = 100 * gain.estimate, 100 * gain.low, 100 * gain.high
@@ -869,3 +880,66 @@ def weak_partner_verdicts(weak: WeakPartner, band: float) -> list[tuple[str, str
          f"{c.loc['reference', 'estimate']:.1f}%): {interval_text(*reference_gain, digits=2, sign=True)}; "
          f"difference {interval_text(*difference, digits=2, sign=True)}"),
         reference_verdict(difference["low"], difference["high"], weak.gap("reference") - gap_weak, band))]
+
+
+# Exercises: the questions and their worked solutions (the chapter's "Exercises" section).
+
+
+def first_partner(lz: LowAccuracyZoo) -> pd.DataFrame | Markdown:
+    """Every model weaker than the base (calibration), as the base's second ensemble member.
+
+    The greedy search adds first the candidate whose two-member ensemble with the anchor
+    is most accurate on the calibration split; the test split only reports.
+
+    Args:
+        lz: The chapter's view of the zoo.
+
+    Returns:
+        One row per candidate (members and accuracy controls with logits), the greedy
+        search's first pick first: its group relative to the base, calibration and test
+        accuracy (%), and the two-member ensemble's gain over the base on each split
+        (points); a sentence when no model is weaker than the base.
+    """
+    base, calibration = lz.base, lz.accuracy["calibration"]
+    candidates = [m for m in [*lz.members, *lz.controls] if m != base and calibration[m] < calibration[base]]
+    if not candidates:
+        return Markdown("No model is less accurate than the base on calibration here.")
+    labels = lz.zoo.store.labels("calibration")
+    rows = {}
+    for m in candidates:
+        scores = read_scores(lz.zoo.store, [base, m], "calibration", lz.temperatures)
+        ensemble = float(np.mean(ensemble_predictions(scores) == labels))
+        rows[lz.names[m]] = {
+            "group": lz.zoo.roster.pair_group(base, m),
+            "calibration accuracy (%)": 100 * calibration[m], "test accuracy (%)": 100 * lz.accuracy.loc[m, "test"],
+            "gain on calibration (points)": 100 * (ensemble - calibration[base]),
+            "gain on test (points)": 100 * lz.gain(base, [base, m]).mean()}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    return table.sort_values("gain on calibration (points)", ascending=False, kind="stable").round(2)
+
+
+def weak_helpers(lz: LowAccuracyZoo, min_gap: float, n_bootstrap: int, seed: int) -> pd.DataFrame | Markdown:
+    """Models at least ``min_gap`` less accurate than the base that still improve it.
+
+    Args:
+        lz: The chapter's view of the zoo.
+        min_gap: The smallest gap to the base's test accuracy (a fraction).
+        n_bootstrap: Bootstrap samples of the gains' intervals.
+        seed: Seed of the resampling.
+
+    Returns:
+        One row per such model (members and accuracy controls with logits), the largest
+        gain first: its group, test accuracy, the two-member ensemble's gain over the base
+        on test with its paired 95% interval, and the verdict of :func:`gain_verdict`;
+        a sentence when no model is that much weaker.
+    """
+    base, test = lz.base, lz.accuracy["test"]
+    weak = [m for m in [*lz.members, *lz.controls] if m != base and test[m] <= test[base] - min_gap]
+    if not weak:
+        return Markdown(f"No model is {100 * min_gap:g} points or more below the base here.")
+    gains = pair_gains(lz, [(base, m) for m in weak], n_bootstrap, seed).sort_values("gain", ascending=False)
+    return pd.DataFrame({
+        "model": gains["label"], "group": gains["group"], "test accuracy (%)": gains["accuracy"].round(1),
+        "gain over the base (points)": [interval_text(g, lo, h, 2, sign=True)
+                                        for g, lo, h in zip(gains["gain"], gains["low"], gains["high"])],
+        "verdict": [gain_verdict(lo, h) for lo, h in zip(gains["low"], gains["high"])]}).set_index("model")

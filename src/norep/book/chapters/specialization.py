@@ -99,19 +99,35 @@ class Angles:
         skipped: Partners left out: no confidences on one side.
         temperatures: Temperature per model with logits (fitted on the calibration
             split); empty when the confidences are not scaled.
+        agreeing: Partners left out: no test example that exactly one model of the pair
+            gets right (e.g. both models wrong everywhere).
     """
 
     tables: dict[str, pd.DataFrame]
     skipped: list[str]
     temperatures: dict[str, float]
+    agreeing: list[str]
 
     def note(self, zoo: ChapterZoo) -> Markdown:
-        """One sentence: the pairs with angles, those left out, and the temperatures."""
-        skipped = ", ".join(zoo.names[m] for m in self.skipped)
+        """The pairs with angles, those left out and the temperatures; when no pair has
+        angles, one more sentence saying that the angles have nothing to show."""
+        skipped, agreeing = (", ".join(zoo.names[m] for m in models) for models in (self.skipped, self.agreeing))
         return Markdown(f"{len(self.tables)} pairs have confidences on both sides"
                         + (f"; left out (no confidences): {skipped}." if skipped else ".")
+                        + (f" Left out (no test example that exactly one model of the pair gets right): "
+                           f"{agreeing}." if agreeing else "")
                         + " Temperatures: " + ("fitted on calibration" if self.temperatures
-                                               else "none (raw confidences)") + ".")
+                                               else "none (raw confidences)") + "."
+                        + ("" if self.tables else " " + self.nothing_to_show(zoo)))
+
+    def nothing_to_show(self, zoo: ChapterZoo) -> str:
+        """Why no pair has a confidence angle, with the test accuracies of the models in question."""
+        models = [zoo.roster.base, *self.agreeing, *self.skipped]
+        accuracy = 100 * read_outcomes(zoo.store, "test", models).accuracy
+        return (f"Nothing to show: no pair of {zoo.names[zoo.roster.base]} with another model has a test "
+                f"example that exactly one of the two gets right with confidences on both sides (test "
+                f"accuracies {accuracy.min():.1f}% to {accuracy.max():.1f}%), so this store has no "
+                "confidence angle, no confident-right share and no example pair.")
 
 
 def pair_thetas(zoo: ChapterZoo, temperature_scaling: bool = True,
@@ -137,14 +153,16 @@ def pair_thetas(zoo: ChapterZoo, temperature_scaling: bool = True,
         with_logits = list(table.index[table["has_logits"]])
         scale = temperature_scaling and "calibration" in set(store.examples["split"]) and with_logits
         temperatures = fit_temperatures(store, with_logits, "calibration") if scale else {}
-    tables, skipped = {}, []
+    tables, skipped, agreeing = {}, [], []
     for m in (m for m in table.index if m != base):
-        angles = pair_angles(store, base, m, "test", temperatures).dropna(subset=["theta"])
-        if len(angles):
-            tables[m] = angles.assign(theta=np.degrees(angles["theta"]), a_right=angles["right"] == base)
+        angles = pair_angles(store, base, m, "test", temperatures)
+        with_confidences = angles.dropna(subset=["theta"])
+        if len(with_confidences):
+            tables[m] = with_confidences.assign(theta=np.degrees(with_confidences["theta"]),
+                                                a_right=with_confidences["right"] == base)
         else:
-            skipped.append(m)
-    return Angles(tables, skipped, temperatures)
+            (skipped if len(angles) else agreeing).append(m)
+    return Angles(tables, skipped, temperatures, agreeing)
 
 
 @dataclass(frozen=True)
@@ -341,10 +359,11 @@ def example_partners(zoo: ChapterZoo, angles: Angles, reinit: str | None = None,
         divergent: The Dataset or Framework partner, or None.
 
     Returns:
-        Per role, its partner; None where the store has no such partner.
+        Per role, its partner; None where the store has no such partner (every role
+        when no pair has angles: see :meth:`Angles.nothing_to_show`).
 
     Raises:
-        ValueError: A named partner has no angles, or no role has a partner.
+        ValueError: A named partner has no angles.
 
     Example:
         >>> example_partners(zoo, angles)                                 # doctest: +SKIP
@@ -367,11 +386,8 @@ def example_partners(zoo: ChapterZoo, angles: Angles, reinit: str | None = None,
                     return found[0]
         return None
 
-    examples = {role: pick(given, EXAMPLE_ROLES[role])
-                for role, given in zip(EXAMPLE_ROLES, (reinit, architecture, divergent))}
-    if all(m is None for m in examples.values()):
-        raise ValueError(f"no partner of {zoo.roster.base} with confidences in {zoo.label}: nothing to show")
-    return examples
+    return {role: pick(given, EXAMPLE_ROLES[role])
+            for role, given in zip(EXAMPLE_ROLES, (reinit, architecture, divergent))}
 
 
 def missing_note(examples: dict[str, str | None]) -> Markdown:
@@ -384,7 +400,7 @@ def missing_note(examples: dict[str, str | None]) -> Markdown:
         The sentence.
     """
     missing = [role for role, m in examples.items() if m is None]
-    return Markdown("No example pair for: " + ", ".join(missing) + " (no such partner in the store)."
+    return Markdown("No example pair for: " + ", ".join(missing) + " (no such partner with angles in the store)."
                     if missing else "Every example category has a partner in this store.")
 
 
@@ -924,3 +940,54 @@ def paper_rows(zoo: ChapterZoo, shares: PairValue, spreads: PairValue, wins: pd.
          "class spread: " + spread.sentence("all pairs") + "; " + spread.sentence("in the band"),
          spread.verdict()),
     ]
+
+
+# Exercises: the questions and their worked solutions (the chapter's "Exercises" section).
+
+
+def weaker_winners(zoo: ChapterZoo, partners: pd.DataFrame, wins: pd.DataFrame) -> pd.DataFrame | Markdown:
+    """The parts of the data that a model less accurate than the base still wins.
+
+    Args:
+        zoo: The chapter's zoo.
+        partners: The table of :func:`partner_table`.
+        wins: The table of :func:`subdomain_wins_tables`.
+
+    Returns:
+        One row per (weaker model, part it wins): its group, its overall gap to the base
+        (points, base minus model, test split), the part and subdomain, and the model's
+        lead there with its 95% interval (points), the widest overall gap first; a
+        sentence when no weaker model wins a part.
+    """
+    base_accuracy = 100 * zoo.base_test_accuracy()
+    weaker = partners.index[partners["accuracy"] < base_accuracy]
+    won = wins[wins["partner"].isin(weaker) & (wins["winner"] == "b")]
+    if won.empty:
+        return Markdown("No model less accurate than the base wins a part of the test set at 95%.")
+    table = pd.DataFrame({
+        "model": partners.loc[won["partner"], "label"].to_numpy(),
+        "group": partners.loc[won["partner"], "group"].to_numpy(),
+        "overall gap (points)": (base_accuracy - partners.loc[won["partner"], "accuracy"]).round(2).to_numpy(),
+        "part": won["part"].to_numpy(), "subdomain": won["subdomain"].to_numpy(),
+        "its lead there (points)": [interval_text(-d, -h, -lo, 1, sign=True)
+                                    for d, lo, h in zip(won["difference"], won["low"], won["high"])]})
+    return table.sort_values("overall gap (points)", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def share_ranking(shares: PairValue) -> pd.DataFrame:
+    """Every model paired with the base, ranked by its confident-right share.
+
+    Args:
+        shares: The shares of :func:`confident_right_shares`.
+
+    Returns:
+        One row per model, highest share first: rank, group, in the band, test accuracy
+        (%) and the share (%) with its interval over the test examples.
+    """
+    table = shares.table.sort_values("value", ascending=False, kind="stable")
+    return pd.DataFrame({
+        "rank": np.arange(1, len(table) + 1), "model": table["label"], "group": table["group"],
+        "in the band": table["in_band"].map({True: "yes", False: "no"}),
+        "test accuracy (%)": table["accuracy"].round(1),
+        "confident-right share (%)": [interval_text(v, lo, h) for v, lo, h in
+                                      zip(table["value"], table["low"], table["high"])]}).set_index("model")

@@ -233,6 +233,7 @@ def predict_model(entry: CatalogEntry, images: ImageSet, store: Store, chunks: C
         "parameter_count": int(sum(p.numel() for p in model.parameters())),
         "precision": forward.precision,
         "images_skipped": len(images.skipped),
+        "checkpoint": str(entry.checkpoint) if entry.checkpoint else None,  # to rebuild it (downstream)
     }
     store.add_model(entry.id, meta, arrays)
     chunks.remove()
