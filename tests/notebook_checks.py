@@ -6,6 +6,13 @@ def outputs(notebook):
     return [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
 
 
+def closing_output(notebook):
+    """The last output before the chapter's exercises (its "Paper vs this book" table)."""
+    ends = [i for i, cell in enumerate(notebook.cells) if cell.source.startswith("## Exercises")]
+    cells = notebook.cells[:ends[0]] if ends else notebook.cells
+    return [output for cell in cells if cell.cell_type == "code" for output in cell.get("outputs", [])][-1]
+
+
 def output_text(notebook) -> str:
     """The text, Markdown and HTML of every output, joined."""
     parts = []

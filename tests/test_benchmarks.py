@@ -45,3 +45,18 @@ def test_probe_speed_small(tmp_path):
     assert (results["examples"], results["features"], results["classes"]) == (2000, 32, 5)
     assert results["torch_threads"] == 1 and results["sklearn_iterations"] > 0
     assert results["ratio"] == results["sklearn_seconds"] / results["probe_seconds"]
+
+
+def test_scale_small(tmp_path):
+    """CI runs the scale benchmark at N = 10 (on fewer examples and classes than ImageNet)."""
+    results = run("scale", tmp_path, "--models", "10", "--examples", "3000", "--classes", "100",
+                  "--chapters", "zoo", "--n-bootstrap", "20", "--root", str(tmp_path / "stores"))
+    (measured,) = results["runs"]
+    assert (measured["models"], measured["examples"], measured["classes"]) == (10, 3000, 100)
+    assert measured["cached_equals_cold"]  # derived arrays cached in the store change nothing
+    assert set(measured["commands"]) == {"pairs (cold)", "pairs (cached)", "zoo"}
+    for command in measured["commands"].values():
+        assert command["ok"] and command["error"] is None
+        assert 0 < command["peak_gb"] <= results["target_peak_gb"] and command["seconds"] > 0
+    assert 0.6 < measured["accuracy_range"][0] <= measured["accuracy_range"][1] < 0.95
+    assert not list((tmp_path / "stores").iterdir())  # the store is deleted without --keep

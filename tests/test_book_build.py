@@ -204,3 +204,15 @@ def test_relative_store_resolves_alike_under_norep_and_plain_papermill(where_boo
     done = plain_papermill(chapter, tmp_path / "outside.ipynb", tmp_path, "-p", "store", "runs/s")
     assert done.returncode != 0
     assert "a relative store path is read from the book's folder" in done.stderr
+
+
+def test_pages_run_side_by_side_on_one_thread_each_and_a_failure_is_one_line(tmp_path):
+    (tmp_path / "threads.py").write_text('# %%\nimport os\nprint("threads", os.environ["OMP_NUM_THREADS"])\n')
+    (tmp_path / "broken.py").write_text('# %%\nraise ValueError("no such model")\n')
+    todo = [(book.Page(name, tmp_path / f"{name}.py"), tmp_path / f"{name}.ipynb", {}, None)
+            for name in ("threads", "broken")]
+    with pytest.raises(NorepError, match=r"broken.py: cell 1 raised ValueError: no such model") as error:
+        book._execute_pages(todo, tmp_path, jobs=2, desc="executing")
+    assert "\n" not in str(error.value)
+    notebook = nbformat.read(tmp_path / "threads.ipynb", as_version=4)
+    assert notebook.cells[0].outputs[0]["text"] == "threads 1\n"

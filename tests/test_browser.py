@@ -216,3 +216,23 @@ def test_error_inconsistency_page_has_rendered_math(browser, site):
     result = rendered_math(browser, f"{base_url}/book/chapters/error_inconsistency.html")
     assert result["math"] > 0 and result["rendered"] == result["math"], result["math"]
     assert [raw for raw in RAW_TEX if raw in result["text"]] == []
+
+
+def test_solutions_are_hidden_until_their_toggle_is_clicked(browser, site):
+    base_url, _ = site
+    browser.get(f"{base_url}/book/chapters/zoo.html")
+    toggles = ".solution.dropdown button.toggle-button"  # sphinx-togglebutton adds the buttons
+    WebDriverWait(browser, 60).until(lambda driver: driver.find_elements("css selector", toggles))
+    solutions = browser.find_elements("css selector", ".solution.dropdown")
+    exercises = browser.find_elements("css selector", ".exercise")
+    assert len(solutions) == len(exercises) >= 2
+    solution = solutions[0]
+    content = solution.find_element("css selector", "section")
+    assert not content.is_displayed(), "a solution shows before its toggle is clicked"
+    assert "answers=True" not in browser.find_element("tag name", "body").text
+    button = solution.find_element("css selector", "button.toggle-button")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+    WebDriverWait(browser, 10).until(lambda driver: content.is_displayed())
+    assert "answers=True" in solution.text  # the solution's code, and its output table
+    assert solution.find_elements("css selector", "table")

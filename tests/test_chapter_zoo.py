@@ -18,6 +18,7 @@ import pytest
 from conftest import make_synthetic_store
 from notebook_checks import (
     assert_no_error_or_stderr,
+    closing_output,
     execute_chapter,
     output_text,
     outputs,
@@ -90,7 +91,7 @@ def test_chapter_runs_without_errors_or_stderr(executed):
 @pytest.mark.notebooks
 def test_chapter_shows_its_figure_and_ends_with_paper_vs_book(executed):
     assert any("image/png" in o.get("data", {}) for o in outputs(executed))
-    last = outputs(executed)[-1].get("data", {}).get("text/plain", "")
+    last = closing_output(executed).get("data", {}).get("text/plain", "")
     assert "reproduces?" in last and "partners in the band per category" in last
 
 
@@ -111,7 +112,7 @@ def test_chapter_prints_accuracies_and_band_as_computed_from_the_store(executed,
 @pytest.mark.notebooks
 def test_chapter_closing_table_states_the_band(executed, store):
     base = accuracies(store, "calibration")["base"]
-    last = outputs(executed)[-1]["data"]["text/html"]
+    last = closing_output(executed)["data"]["text/html"]
     assert f"{base - BAND:.1%}-{base + BAND:.1%} calibration accuracy (base ± 5 pt)" in last
 
 

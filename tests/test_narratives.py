@@ -35,6 +35,8 @@ def test_set_up_is_collapsed_and_kernel_declared(page):
     notebook = jupytext.read(page.source)
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if page.docname.startswith("book/chapters/"):  # first the install cell (norep.book.student)
+        assert "install" in code.pop(0).metadata.get("tags", []), "a chapter's first code cell installs norep"
     assert "parameters" in code[0].metadata.get("tags", [])
     assert "hide-input" in code[1].metadata.get("tags", []), "the set-up cell after the parameters"
 
@@ -42,7 +44,9 @@ def test_set_up_is_collapsed_and_kernel_declared(page):
 @pytest.mark.parametrize("page", [p for p in NOTEBOOKS if p.docname.startswith("book/chapters/")],
                          ids=lambda page: page.source.stem)
 def test_chapters_end_with_their_verdict_table(page):
-    notebook = jupytext.read(page.source)
-    headings = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    cells = jupytext.read(page.source).cells
+    exercises = [i for i, cell in enumerate(cells) if cell.source.startswith("## Exercises")]
+    cells = cells[:exercises[0]] if exercises else cells  # the exercises follow the verdict table
+    headings = [cell.source for cell in cells if cell.cell_type == "markdown"]
     assert headings[-1].startswith("## Paper vs this book")
-    assert "paper_vs_book(" in notebook.cells[-1].source
+    assert "paper_vs_book(" in cells[-1].source

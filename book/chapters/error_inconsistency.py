@@ -25,6 +25,21 @@
 # a bootstrap interval: over test examples for one pair, over models and test examples
 # for a category (see {doc}`the glossary <../appendix/glossary>`).
 
+# %% tags=["install", "hide-cell"]
+# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
+# it, moves into its folder and trains the course store (the small CI zoo, about 3
+# minutes on two cores); inside the repository it does nothing.
+import os, subprocess, sys  # noqa: E401
+from pathlib import Path
+repository = None  # the book's repository; copies for students get _config.yml's URL
+if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
+    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
+    os.chdir("norep")
+    subprocess.run(["norep", "data", "download"], check=True)
+    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
+                    "--store", "runs/fashion_mnist_ci"], check=True)
+
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 base = "cnn-seed0"  # the model every pair of Fig 1 is formed with
@@ -311,3 +326,81 @@ effects.verdict()
 
 # %%
 paper_vs_book(claims(pairs, adjusted, everything, bases))
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a prediction before a computation with `norep` on this page's
+# store. The solutions are folded: open one after trying. The student notebooks
+# (`norep book student OUT`) leave them out.
+
+# %% [markdown]
+# ```{exercise} When kappa and error inconsistency disagree
+# :label: ei-discordant
+#
+# Higher error inconsistency says a partner errs *more differently* from the base;
+# higher kappa says it errs *more alike*. Find two models paired with the base such
+# that one of them has both the higher error inconsistency and the higher kappa (use
+# `pairs.table`: columns `error_inconsistency`, `kappa`, `accuracy`). What do such
+# pairs have in common? Predict it before you look.
+# ```
+
+# %% [markdown]
+# ````{solution-start} ei-discordant
+# :class: dropdown
+# ````
+#
+# Error inconsistency counts disagreements, and a less accurate model disagrees more
+# with anyone: its error inconsistency rises even when its errors are no more
+# independent. Kappa divides by the disagreement that two independent models of the
+# same accuracies would show (next exercise), so a gap in accuracy does not raise it.
+# When the two metrics order two partners the same way, the one with the higher error
+# inconsistency is usually the weaker one, as the sentence below counts.
+
+# %%
+from norep.book.chapters import error_inconsistency as chapter
+
+chapter.discordant_partners(pairs)
+
+# %%
+chapter.discordance_summary(pairs)
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+
+# %% [markdown]
+# ```{exercise} Kappa from error inconsistency
+# :label: ei-kappa
+#
+# Two models of accuracies $p_a$ and $p_b$ that err independently disagree on a share
+# $\mathrm{EI}_\text{ind} = p_a (1 - p_b) + p_b (1 - p_a)$ of the examples. Show that
+# $\kappa = 1 - \mathrm{EI} / \mathrm{EI}_\text{ind}$, then check it on every pair with
+# the base from `pairs.outcomes` (its `correct` and `valid` arrays; row 0 is the base).
+# ```
+
+# %% [markdown]
+# ````{solution-start} ei-kappa
+# :class: dropdown
+# ````
+#
+# With $c_\text{obs} = 1 - \mathrm{EI}$ and
+# $1 - c_\text{exp} = 1 - p_a p_b - (1 - p_a)(1 - p_b) = p_a + p_b - 2 p_a p_b =
+# \mathrm{EI}_\text{ind}$,
+#
+# $$\kappa = \frac{c_\text{obs} - c_\text{exp}}{1 - c_\text{exp}}
+# = \frac{\mathrm{EI}_\text{ind} - \mathrm{EI}}{\mathrm{EI}_\text{ind}}
+# = 1 - \frac{\mathrm{EI}}{\mathrm{EI}_\text{ind}}.$$
+#
+# Kappa is error inconsistency measured against its value for independent errors: 0
+# when the models disagree as often as chance predicts, 1 when they never disagree. The
+# last two columns below must agree to the last digit.
+
+# %%
+from norep.book.chapters import error_inconsistency as chapter
+
+chapter.kappa_by_hand(pairs)
+
+# %% [markdown]
+# ````{solution-end}
+# ````

@@ -19,12 +19,27 @@
 # (linear CKA, debiased CKA, mutual k-NN alignment) and asks whether it is ordered by
 # divergence like error inconsistency, and whether it predicts ensemble gains.
 
+# %% tags=["install", "hide-cell"]
+# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
+# it, moves into its folder and trains the course store (the small CI zoo, about 3
+# minutes on two cores); inside the repository it does nothing.
+import os, subprocess, sys  # noqa: E401
+from pathlib import Path
+repository = None  # the book's repository; copies for students get _config.yml's URL
+if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
+    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
+    os.chdir("norep")
+    subprocess.run(["norep", "data", "download"], check=True)
+    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
+                    "--store", "runs/fashion_mnist_ci"], check=True)
+
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 base = "cnn-seed0"  # the model every pair is formed with
 band = 0.01  # half-width of the accuracy band around the base (fraction)
 seed = 0  # seed of the held-out rows, the draws of dimensions and the bootstrap
-n_draws = 3  # draws of dimensions per share of a mix
+n_draws = 2  # draws of dimensions per share of a mix
 n_bootstrap = 1000  # bootstrap resamples of the test examples
 device = "auto"  # torch device of the probes: "cpu", "cuda", "auto"
 
@@ -51,12 +66,14 @@ zoo.intro()
 # (`norep.analysis.probes`): features standardized with the mean and standard deviation
 # of its training rows, trained full-batch with L-BFGS, an L2 penalty on the weights
 # (not the bias). Its rows come from the store's **probe** split (training images none
-# of the models was selected on); 20% of them (seeded) are held out. The base's own
-# probe chooses the penalty from $10^{-5}, \dots, 10^{-1}$ by accuracy on the held-out
-# rows and is refitted on all probe rows; every other probe of the chapter reuses that
-# penalty and is fitted once on all probe rows (a choice per probe would cost six fits
-# each). Every accuracy below is on the **test** split. Only networks have embeddings;
-# the others are listed and left out.
+# of the models was selected on); a store without one (predictions over a validation
+# set, as `norep predict` writes for ImageNet) gives its **calibration** split instead,
+# never the test split, and the line below says which. 20% of the rows (seeded) are
+# held out. The base's own probe chooses the penalty from $10^{-5}, \dots, 10^{-1}$ by
+# accuracy on the held-out rows and is refitted on all probe rows; every other probe of
+# the chapter reuses that penalty and is fitted once on all probe rows (a choice per
+# probe would cost six fits each). Every accuracy below is on the **test** split. Only
+# networks have embeddings; the others are listed and left out.
 
 # %%
 embeddings = read_probe_data(zoo, seed, device)
@@ -170,3 +187,69 @@ similarity.predicts_gain()
 
 # %%
 paper_vs_book(claims(mixes, compression, similarity))
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a prediction before a computation with `norep` on this page's
+# store. The solutions are folded: open one after trying. The student notebooks
+# (`norep book student OUT`) leave them out.
+
+# %% [markdown]
+# ```{exercise} Does the least similar partner ensemble best?
+# :label: fo-cka
+#
+# Predict: is the partner whose embeddings are least similar to the base's (lowest
+# linear CKA) also the one whose two-model ensemble with the base gains most? Check it
+# with `similarity.table` (columns `linear_cka`, `ensemble_gain`).
+# ```
+
+# %% [markdown]
+# ````{solution-start} fo-cka
+# :class: dropdown
+# ````
+#
+# CKA compares whole representations, error inconsistency compares answers. Two models
+# can encode the same classes in differently rotated or scaled features (low CKA) and
+# still make the same errors, and a partner that is much weaker has low similarity and
+# a small gain. The ranking below sets the two orders side by side; the chapter's
+# rank correlations say how far one predicts the other across all partners.
+
+# %%
+from norep.book.chapters import feature_overlap as chapter
+
+chapter.similarity_ranking(similarity)
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+
+# %% [markdown]
+# ```{exercise} Which mixes beat both models?
+# :label: fo-mix
+#
+# A probe on a 50/50 mix of the base's and a partner's dimensions beats both models
+# when the two embeddings carry complementary information. Predict which partners'
+# mixes will beat both, by category, then rank the partners by the mix's gain over the
+# better model alone (`mixes.table`, columns `gain`, `gain_low`, `gain_high`).
+# ```
+
+# %% [markdown]
+# ````{solution-start} fo-mix
+# :class: dropdown
+# ````
+#
+# Half of each embedding keeps most of what each model knows when its dimensions are
+# redundant; the mix then gains when the two halves know different things. One
+# expects a Reinit partner's features to repeat the base's, leaving its mix little to
+# add, and a divergent partner's to add more; the ranking shows whether this store
+# agrees. A gain whose interval includes 0 does not beat both models.
+
+# %%
+from norep.book.chapters import feature_overlap as chapter
+
+chapter.mix_ranking(mixes)
+
+# %% [markdown]
+# ````{solution-end}
+# ````

@@ -20,6 +20,21 @@
 # lacks: is a weak but **differently trained** model more useful than an equally weak
 # model trained **the same way** as the base (an accuracy control)?
 
+# %% tags=["install", "hide-cell"]
+# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
+# it, moves into its folder and trains the course store (the small CI zoo, about 3
+# minutes on two cores); inside the repository it does nothing.
+import os, subprocess, sys  # noqa: E401
+from pathlib import Path
+repository = None  # the book's repository; copies for students get _config.yml's URL
+if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
+    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
+    os.chdir("norep")
+    subprocess.run(["norep", "data", "download"], check=True)
+    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
+                    "--store", "runs/fashion_mnist_ci"], check=True)
+
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 base = "cnn-seed0"  # the model every pair is formed with
@@ -96,7 +111,10 @@ plan.table()
 
 # %%
 runs = la.greedy_runs(plan, max_size, n_bootstrap, seed)
-figure = greedy_curves(runs, ncols=max(2, len(plan.anchors)))
+if len(runs):
+    figure = greedy_curves(runs, ncols=max(2, len(plan.anchors)))
+else:
+    display(plan.no_runs())
 
 # %% [markdown]
 # ### Against the anchor's own recipe
@@ -185,3 +203,65 @@ figure = ensemble_gains(la.base_partner_gains(lz, n_bootstrap, seed), max_labels
 
 # %%
 paper_vs_book(la.low_accuracy_verdicts(plan, runs, first, baseline, weak))
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a prediction before a computation with `norep` on this page's
+# store. The solutions are folded: open one after trying. The student notebooks
+# (`norep book student OUT`) leave them out.
+
+# %% [markdown]
+# ```{exercise} The base's first greedy addition
+# :label: la-first
+#
+# Take the base as the anchor and every model less accurate than it (calibration
+# accuracy) as a candidate. Predict the greedy search's first pick: the candidate whose
+# two-member ensemble with the base is most accurate on the **calibration** split. Is it
+# the strongest candidate? Then compute every candidate's gain on both splits.
+# ```
+
+# %% [markdown]
+# ````{solution-start} la-first
+# :class: dropdown
+# ````
+#
+# The first pick maximizes the ensemble's calibration accuracy, not the candidate's own:
+# a candidate a little weaker but trained differently can fix more of the base's
+# errors than a stronger candidate of the base's recipe. The test column shows whether
+# the choice made on calibration holds on test; ranks can swap where gains are close.
+
+# %%
+la.first_partner(lz)
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+
+# %% [markdown]
+# ```{exercise} A much weaker helper
+# :label: la-weak
+#
+# Find a model at least twice the band (`2 * band`) less accurate than the base on test
+# whose two-member ensemble with the base is still more accurate than the base alone,
+# with a 95% interval above 0. Predict first whether it will be an accuracy control or
+# a model trained differently.
+# ```
+
+# %% [markdown]
+# ````{solution-start} la-weak
+# :class: dropdown
+# ````
+#
+# A weak model helps only where it is right and the base is wrong, and only when it is
+# confident enough there to outvote the base. A weaker model of the base's own recipe
+# errs on much the same examples, so it mostly adds errors; a differently trained one
+# may be right on other examples. Whether any model this far below the base helps is a
+# property of the store: the verdicts below say it, with their intervals.
+
+# %%
+la.weak_helpers(lz, 2 * band, n_bootstrap, seed)
+
+# %% [markdown]
+# ````{solution-end}
+# ````

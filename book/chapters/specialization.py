@@ -19,6 +19,21 @@
 # match within the band, with the accuracy controls (the base recipe stopped at a
 # lower accuracy) as the reference for what a mere gap in strength does.
 
+# %% tags=["install", "hide-cell"]
+# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
+# it, moves into its folder and trains the course store (the small CI zoo, about 3
+# minutes on two cores); inside the repository it does nothing.
+import os, subprocess, sys  # noqa: E401
+from pathlib import Path
+repository = None  # the book's repository; copies for students get _config.yml's URL
+if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
+    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
+    os.chdir("norep")
+    subprocess.run(["norep", "data", "download"], check=True)
+    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
+                    "--store", "runs/fashion_mnist_ci"], check=True)
+
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 base = "cnn-seed0"  # the model every pair is formed with
@@ -97,10 +112,12 @@ angles.note(zoo)
 examples = chapter.example_partners(zoo, angles, reinit_partner, architecture_partner,
                                     divergent_partner)
 shown = [m for m in examples.values() if m is not None]
-figure = theta_histograms(chapter.histogram_data(zoo, partners, angles, shown))
+if shown:
+    figure = theta_histograms(chapter.histogram_data(zoo, partners, angles, shown))
 
 # %%
-display(chapter.example_table(zoo, shares, shown))
+if shown:
+    display(chapter.example_table(zoo, shares, shown))
 chapter.missing_note(examples)
 
 # %% [markdown]
@@ -112,13 +129,14 @@ chapter.missing_note(examples)
 # pairs show what a gap in strength alone does to the share.
 
 # %%
-figure = pair_effects(
-    chapter.effects_order(shares),
-    "confident-right share (%): the right model is the more confident one",
-    reference=50,
-    title=f"pairs with {zoo.names[base]}: {chapter.LEVEL:.0%} intervals over test "
-    "examples",
-)
+if angles.tables:
+    figure = pair_effects(
+        chapter.effects_order(shares),
+        "confident-right share (%): the right model is the more confident one",
+        reference=50,
+        title=f"pairs with {zoo.names[base]}: {chapter.LEVEL:.0%} intervals over "
+        "test examples",
+    )
 
 # %% [markdown]
 # Per category: the mean share over the category's member pairs, over all of them and
@@ -173,13 +191,16 @@ note
 
 # %%
 shown_wins = shown + zoo.roster.controls[:1]
-figure = subdomain_wins(chapter.wins_panels(partners, wins, shown_wins, "class"))
+if shown_wins:
+    figure = subdomain_wins(chapter.wins_panels(partners, wins, shown_wins, "class"))
+else:
+    display(Markdown("No example pair and no accuracy control: no figure."))
 
 # %%
-if len(parts) > 1:
+if len(parts) > 1 and shown_wins:
     by_part = chapter.wins_panels(partners, wins, shown_wins, parts[1])
     figure = subdomain_wins(by_part)
-else:
+elif len(parts) == 1:
     display(Markdown("No subdomain column in this store: only the per-class view."))
 
 # %% [markdown]
@@ -248,3 +269,68 @@ else:
 
 # %%
 paper_vs_book(chapter.paper_rows(zoo, shares, spreads, wins, kinds, divergent))
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a prediction before a computation with `norep` on this page's
+# store. The solutions are folded: open one after trying. The student notebooks
+# (`norep book student OUT`) leave them out.
+
+# %% [markdown]
+# ```{exercise} Where a weaker model wins
+# :label: spec-weaker
+#
+# Find a model that is less accurate than the base on the whole test split but
+# significantly more accurate on one class or superclass. Use `wins` (one row per
+# partner, part and subdomain: `difference` is base minus partner in points, `low` and
+# `high` its 95% interval, `winner` "b" when the partner wins) and `partners` (test
+# accuracy per partner, %). Predict first: which kind of model will it be?
+# ```
+
+# %% [markdown]
+# ````{solution-start} spec-weaker
+# :class: dropdown
+# ````
+#
+# A model weaker overall can still win a part of the data: its accuracy is an average
+# over classes, and a model that learned something the base did not gains on some
+# classes what it loses on others. Read the rows with care: with ten classes and many
+# partners, some intervals exclude zero by chance (the class spread above is the
+# measure that accounts for it), and a weaker model of the base's own recipe (an
+# accuracy control) that wins a class says that seeds alone move classes.
+
+# %%
+chapter.weaker_winners(zoo, partners, wins)
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+
+# %% [markdown]
+# ```{exercise} Rank the confident-right shares
+# :label: spec-share
+#
+# Predict the order: will the Reinit partners have the lowest confident-right shares of
+# all models paired with the base, and the Dataset partners the highest? Where will the
+# accuracy controls fall? Then rank every model by its share (`shares.table`, column
+# `value`).
+# ```
+
+# %% [markdown]
+# ````{solution-start} spec-share
+# :class: dropdown
+# ````
+#
+# The paper expects the share to grow with divergence. Two things blur the order: the
+# intervals over the test examples are several points wide, so neighbours in the
+# ranking are often indistinguishable; and a weaker partner has more exactly-one-right
+# examples on which the base is right and confident, which raises the share without
+# any specialization. The accuracy controls show how far that alone goes.
+
+# %%
+chapter.share_ranking(shares)
+
+# %% [markdown]
+# ````{solution-end}
+# ````

@@ -16,6 +16,21 @@
 # analyzes: every model, its methodology, its category, and its accuracy against the
 # band of accuracies within which the paper compares models.
 
+# %% tags=["install", "hide-cell"]
+# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
+# it, moves into its folder and trains the course store (the small CI zoo, about 3
+# minutes on two cores); inside the repository it does nothing.
+import os, subprocess, sys  # noqa: E401
+from pathlib import Path
+repository = None  # the book's repository; copies for students get _config.yml's URL
+if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
+    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
+    os.chdir("norep")
+    subprocess.run(["norep", "data", "download"], check=True)
+    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
+                    "--store", "runs/fashion_mnist_ci"], check=True)
+
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 base = "cnn-seed0"  # the model every pair is formed with
@@ -129,3 +144,76 @@ category_counts(accuracy)
 
 # %%
 paper_vs_book(zoo_verdicts(zoo, accuracy))
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a prediction before a computation with `norep` on this page's
+# store. The solutions are folded: open one after trying. The student notebooks
+# (`norep book student OUT`) leave them out.
+
+# %% [markdown]
+# ```{exercise} Name the category of a pair
+# :label: zoo-category
+#
+# Every table of this chapter pairs a model with the base. The table below pairs
+# models that are **not** the base, one pair per category. For each pair, predict its
+# divergence category from the two methodologies (each column shows "first | second")
+# with the rule of this chapter, then check your answers with the package.
+# ```
+
+# %%
+from norep.book.chapters import zoo as chapter
+
+chapter.category_quiz(zoo)
+
+# %% [markdown]
+# ````{solution-start} zoo-category
+# :class: dropdown
+# ````
+#
+# The two methodologies are compared field by field from the training data down to the
+# seed (`norep.zoo.divergence_category`): training data names *Dataset*, the objective
+# *Framework*, the architecture *Architecture*, the hyper-parameters
+# *Hyper-parameters*, the seed *Reinit*. The first field that differs names the
+# category, whatever differs below it: categories are nested, so a pair that differs
+# in its training data is a Dataset pair even when its architecture differs too.
+
+# %%
+chapter.category_quiz(zoo, answers=True)
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+
+# %% [markdown]
+# ```{exercise} A shared seed
+# :label: zoo-seed
+#
+# The zoo keeps models of role **same-seed**: a hyper-parameter variant of the base
+# trained from the base's seed. Its **twin** has the same recipe and its own seed. Both
+# differ from the base in the same hyper-parameters. Predict which of the two errs more
+# like the base (lower error inconsistency, higher kappa on the test split), and why.
+# Then compute both pairs' error inconsistency and kappa with
+# `norep.analysis.pairs.pair_metrics` on `norep.store.read_outcomes(zoo.store, "test")`.
+# ```
+
+# %% [markdown]
+# ````{solution-start} zoo-seed
+# :class: dropdown
+# ````
+#
+# The same-seed model starts from the base's initial weights and sees the training
+# examples in the base's order, so one expects it to end closer to the base than its
+# recipe explains; its twin differs from the base in the same hyper-parameters but
+# shares nothing else. The difference between the two is what the seed alone shares
+# (the last column says which is closer here). This is why every
+# member of the zoo trains from its own seed, and why the same-seed models stay out of
+# the category means (the error-inconsistency chapter gives the lesson its intervals).
+
+# %%
+chapter.seed_sharing(zoo)
+
+# %% [markdown]
+# ````{solution-end}
+# ````

@@ -19,7 +19,7 @@ BROKEN_PIPE = 141
 def _zoo_train(args: argparse.Namespace) -> None:
     from norep.producers.train import train_zoo
 
-    train_zoo(args.spec, args.store, data_path=args.data, only=args.models)
+    train_zoo(args.spec, args.store, data_path=args.data, only=args.models, jobs=args.jobs)
 
 
 def _data_download(args: argparse.Namespace) -> None:
@@ -102,13 +102,20 @@ def _book_run(args: argparse.Namespace) -> None:
 def _book_build(args: argparse.Namespace) -> None:
     from norep.book.build import build_book
 
-    build_book(profile=args.profile, output=args.output)
+    build_book(profile=args.profile, output=args.output, jobs=args.jobs)
 
 
 def _book_check(args: argparse.Namespace) -> None:
     from norep.book.build import check_build
 
     check_build(args.html)
+
+
+def _book_student(args: argparse.Namespace) -> None:
+    from norep.book.student import write_student_notebooks
+
+    for path in write_student_notebooks(args.output, profile=args.profile):
+        print(path)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--store", required=True, help="store directory, e.g. runs/fashion_mnist")
     train.add_argument("--data", default=None, help="folder with the Fashion-MNIST IDX files")
     train.add_argument("--models", nargs="+", default=None, help="train only these model ids")
+    train.add_argument("--jobs", type=int, default=None,
+                       help="training processes of one thread each (default: one per CPU core)")
     train.set_defaults(handler=_zoo_train)
 
     data = commands.add_parser("data", help="the Fashion-MNIST files")
@@ -195,10 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
     build = book_commands.add_parser("build", help="execute every chapter with a profile, build HTML")
     build.add_argument("--profile", default=None, help="parameter profile, e.g. params/ci.yaml")
     build.add_argument("--output", default="_build", help="build folder (default _build)")
+    build.add_argument("--jobs", type=int, default=None,
+                       help="pages executed side by side (default: one per CPU core)")
     build.set_defaults(handler=_book_build)
     check = book_commands.add_parser("check", help="check built pages: figures present, no errors")
     check.add_argument("html", nargs="?", default="_build/html", help="built HTML folder")
     check.set_defaults(handler=_book_check)
+    student = book_commands.add_parser("student", help="write the chapters without their solutions")
+    student.add_argument("output", help="folder to write into (OUT/book/chapters/<chapter>.ipynb)")
+    student.add_argument("--profile", default="course", help="parameter profile of the notebooks (default course)")
+    student.set_defaults(handler=_book_student)
     return parser
 
 

@@ -3,7 +3,8 @@
 ``book/appendix/reproducibility.py`` shows :func:`package_versions`,
 :func:`device_table` and :func:`store_table`; ``book/appendix/performance.py`` runs
 the scripts of ``benchmarks/`` with :func:`run_benchmark` and shows
-:func:`benchmark_table`, :func:`benchmark_notes` and :func:`probe_table`.
+:func:`benchmark_table`, :func:`benchmark_notes` and :func:`probe_table`, and the saved
+results of ``benchmarks/scale.py`` with :func:`scale_table` and :func:`scale_figure`.
 """
 
 from __future__ import annotations
@@ -202,3 +203,72 @@ def probe_table(probe: dict) -> pd.DataFrame:
         "load average (1 min) before / after": f"{probe['load_average_1min_before']:.2f} / "
                                                 f"{probe['load_average_1min']:.2f}",
     }, name="value").to_frame()
+
+
+def scale_table(results: dict) -> pd.DataFrame:
+    """Return the scale benchmark's measurements: one row per command and number of models.
+
+    Args:
+        results: Results of ``benchmarks/scale.py`` (e.g. read from
+            ``benchmarks/results/scale.json``).
+
+    Returns:
+        Rows indexed by (command, models): wall time, CPU time (s), peak memory (GB),
+        whether the command ran, and whether it met the memory target (and, for
+        ``norep pairs``, the time target).
+
+    Example:
+        >>> run = {"models": 10, "commands": {"pairs (cold)": {"seconds": 60.0, "cpu_seconds": 55.0,
+        ...        "peak_gb": 1.0, "ok": True}}}
+        >>> table = scale_table({"runs": [run], "target_peak_gb": 3.0, "target_pairs_seconds": 600.0})
+        >>> bool(table.loc[("pairs (cold)", 10), "met targets"])
+        True
+    """
+    rows = []
+    for run in results["runs"]:
+        for command, measured in run["commands"].items():
+            within = measured["peak_gb"] <= results["target_peak_gb"]
+            if command.startswith("pairs"):
+                within &= measured["seconds"] <= results["target_pairs_seconds"]
+            rows.append({"command": command, "models": run["models"], "wall time (s)": measured["seconds"],
+                         "CPU time (s)": measured.get("cpu_seconds", float("nan")),
+                         "peak memory (GB)": measured["peak_gb"], "ran": measured["ok"],
+                         "met targets": bool(within and measured["ok"])})
+    return pd.DataFrame(rows).set_index(["command", "models"]).sort_index(level=["command", "models"])
+
+
+def scale_figure(results: dict):
+    """Plot the scale benchmark: wall time and peak memory of each command against N.
+
+    Args:
+        results: Results of ``benchmarks/scale.py``.
+
+    Returns:
+        A matplotlib figure with two panels (pairs solid, chapters dashed); the dotted
+        lines are the targets (3 GB for every command, 10 minutes for ``norep pairs``).
+    """
+    import matplotlib.pyplot as plt
+
+    table = scale_table(results).reset_index()
+    figure, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    for command, rows in table.groupby("command", sort=False):
+        style = {"marker": "o", "linestyle": "-" if command.startswith("pairs") else "--", "label": command}
+        time_axis.plot(rows["models"], rows["wall time (s)"] / 60, **style)
+        memory_axis.plot(rows["models"], rows["peak memory (GB)"], **style)
+    time_axis.axhline(results["target_pairs_seconds"] / 60, color="0.5", linestyle=":", label="pairs target")
+    memory_axis.axhline(results["target_peak_gb"], color="0.5", linestyle=":", label="memory target")
+    time_axis.set(xlabel="models N", ylabel="wall time (min)", title="time")
+    memory_axis.set(xlabel="models N", ylabel="peak memory (GB)", title="peak memory", ylim=(0, None))
+    memory_axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
+    figure.tight_layout()
+    return figure
+
+
+def load_results(path: str) -> dict | None:
+    """Return the saved JSON results of a benchmark (relative to the book's folder); None when absent.
+
+    Args:
+        path: E.g. ``"benchmarks/results/scale.json"``.
+    """
+    file = project_path(path)
+    return json.loads(file.read_text()) if file.is_file() else None

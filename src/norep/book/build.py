@@ -21,11 +21,14 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable
@@ -41,6 +44,7 @@ DEFAULT_PROFILE = "default"
 CHAPTER_DIR = "book/chapters"
 KERNEL = "python3"
 FIGURE_SUFFIXES = (".png", ".svg")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 INJECTED_TAG = "injected-parameters"
 """The tag papermill gives the cell of parameter values it inserts."""
 
@@ -398,48 +402,77 @@ def run_chapter(chapter: str, output: str | os.PathLike, profile: str | os.PathL
     return output
 
 
-def build_book(profile: str | os.PathLike | None = None, output: str | os.PathLike = "_build") -> Path:
+def build_book(profile: str | os.PathLike | None = None, output: str | os.PathLike = "_build",
+               jobs: int | None = None) -> Path:
     """Execute every notebook of the book (cached), build the HTML, check it.
 
     Args:
         profile: A profile name or YAML path; ``params/default.yaml`` when None.
         output: The build folder: executed notebooks in ``executed/<profile>/``, the
             staged book in ``stage/``, the HTML in ``html/``.
+        jobs: Pages executed side by side (default: one per CPU core), each kernel on
+            one thread when more than one runs.
 
     Returns:
         The HTML folder.
     """
-    from tqdm.auto import tqdm
-
     root = project_root()
     find_mathjax()  # before the notebooks run: without it the Sphinx build would fail
     output = Path(output).resolve()
     notebooks = [page for page in book_pages(root) if page.is_notebook]
     name, values = load_profile(profile, root, [page.source for page in notebooks])
     package_digest = tree_digest(PACKAGE_DIR)
-    executed = {}
-    with tqdm(notebooks, desc=f"executing ({name})", unit="page") as bar:
-        for page in bar:
-            bar.set_postfix_str(page.docname)
-            declared = notebook_parameters(page.source)
-            injected = {key: value for key, value in values.items() if key in declared}
-            parameters = {**declared, **injected}
-            target = output / "executed" / name / f"{page.docname}.ipynb"
-            if _cached_key(target) == cache_key(page.source, parameters, package_digest):
-                bar.write(f"{page.docname}: unchanged, cached")
-            else:
-                # Keyed after the run: a page may fill its own store (an import) as it runs.
-                metadata = lambda: {  # noqa: E731
-                    "cache_key": cache_key(page.source, parameters, package_digest), "profile": name}
-                seconds = execute_notebook(page.source, target, injected, root, metadata)
-                bar.write(f"{page.docname}: executed in {seconds:.1f} s")
-            executed[page.docname] = target
+    executed, todo = {}, []
+    for page in notebooks:
+        declared = notebook_parameters(page.source)
+        injected = {key: value for key, value in values.items() if key in declared}
+        parameters = {**declared, **injected}
+        target = output / "executed" / name / f"{page.docname}.ipynb"
+        if _cached_key(target) == cache_key(page.source, parameters, package_digest):
+            print(f"{page.docname}: unchanged, cached")
+        else:
+            todo.append((page, target, injected, partial(_page_metadata, page.source, parameters, package_digest,
+                                                         name)))
+        executed[page.docname] = target
+    _execute_pages(todo, root, jobs or len(os.sched_getaffinity(0)), f"executing ({name})")
     stage = _stage(root, executed, output)
     html = output / "html"
     _sphinx(stage, html, output / "doctrees")
     check_build(html)
     print(f"book built with profile {name!r}: {html / 'index.html'}")
     return html
+
+
+def _page_metadata(source: Path, parameters: dict, package_digest: str, profile: str) -> dict:
+    """The metadata of an executed page, keyed after the run: a page may fill its own store as it runs."""
+    return {"cache_key": cache_key(source, parameters, package_digest), "profile": profile}
+
+
+def _one_thread_each() -> None:
+    """Give the kernels of a page process one thread, so that pages run side by side without contention."""
+    os.environ.update({variable: "1" for variable in THREAD_VARIABLES})
+
+
+def _execute_pages(todo: list[tuple[Page, Path, dict, Callable]], root: Path, jobs: int, desc: str) -> None:
+    """Execute pages ``jobs`` at a time, in the table of contents' order; the first failure stops the rest."""
+    from tqdm.auto import tqdm
+
+    if not todo:
+        return
+    jobs = min(jobs, len(todo))
+    context = multiprocessing.get_context("spawn")
+    with tqdm(total=len(todo), desc=desc, unit="page") as bar, ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_one_thread_each if jobs > 1 else None) as pool:
+        futures = {pool.submit(execute_notebook, page.source, target, injected, root, metadata): page
+                   for page, target, injected, metadata in todo}
+        try:
+            for future in as_completed(futures):
+                bar.write(f"{futures[future].docname}: executed in {future.result():.1f} s")
+                bar.update()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _cached_key(executed: Path) -> str | None:
@@ -466,7 +499,10 @@ def _stage(root: Path, executed: dict[str, Path], output: Path) -> Path:
     for path in (root / "book").rglob("*"):
         if path.is_file() and path.suffix != ".py" and "__pycache__" not in path.parts:
             files[path.relative_to(root).as_posix()] = path.read_bytes()
-    files.update({f"{docname}.ipynb": _staged_notebook(path) for docname, path in executed.items()})
+    from norep.book.student import repository_url  # student builds on this module
+
+    url = repository_url(root)
+    files.update({f"{docname}.ipynb": _staged_notebook(path, url) for docname, path in executed.items()})
     stage = output / "stage"
     _mirror(files, stage, keep={"conf.py"})
     _record_executions(stage, list(executed), output / "jupyter_cache")
@@ -475,12 +511,16 @@ def _stage(root: Path, executed: dict[str, Path], output: Path) -> Path:
     return stage
 
 
-def _staged_notebook(path: Path) -> bytes:
-    """Return an executed notebook as the book shows it: parameters once."""
+def _staged_notebook(path: Path, url: str | None) -> bytes:
+    """Return an executed notebook as the book shows it: parameters once, and the
+    repository's URL in its install cell (the page's download runs anywhere)."""
     import nbformat
+
+    from norep.book.student import fill_repository
 
     notebook = nbformat.read(path, as_version=4)
     show_parameters_once(notebook)
+    fill_repository(notebook, url)
     return nbformat.writes(notebook).encode()
 
 

@@ -24,6 +24,7 @@ from norep.analysis.pairs import pair_metrics
 from norep.analysis.similarity import debiased_cka, linear_cka, mutual_knn
 from norep.analysis.specialization import confidence_angles, subdomain_differences_many
 from norep.errors import NorepError
+from norep.runtime import resolve_device
 from norep.store import (
     Store,
     read_embeddings,
@@ -130,7 +131,7 @@ def features_table(store: Store, split: str = "test", k: int = 10) -> pd.DataFra
 
 
 def fit_temperatures(store: Store, model_ids: list[str] | None = None,
-                     split: str = "calibration") -> dict[str, float]:
+                     split: str = "calibration", device: str | None = "cpu") -> dict[str, float]:
     """Fit one temperature per model on ``split`` of a store.
 
     Args:
@@ -138,12 +139,19 @@ def fit_temperatures(store: Store, model_ids: list[str] | None = None,
         model_ids: Models to fit; all by default. Each needs logits (a top-1-only model
             raises a NorepError).
         split: The held-out split to fit on; never the test split.
+        device: Where the NLL is evaluated ("cpu", "cuda", "auto"; see
+            :func:`norep.analysis.calibration.fit_temperature`).
 
     Returns:
-        Temperature per model id.
+        Temperature per model id (each fitted once and cached in the store, per kind of device).
     """
     labels = store.labels(split)
-    return {m: fit_temperature(store.logits(m, split), labels)
+    key = {"split": split} if device in (None, "cpu") else {"split": split, "device": resolve_device(device)}
+
+    def fit(model_id: str) -> dict[str, np.ndarray]:
+        return {"temperature": np.array(fit_temperature(store.logits(model_id, split), labels, device))}
+
+    return {m: float(store.derived(m, "temperature", key, lambda m=m: fit(m))["temperature"])
             for m in (store.model_ids if model_ids is None else model_ids)}
 
 
@@ -174,18 +182,26 @@ def calibration_table(store: Store, model_ids: list[str] | None = None, fit_spli
             confidences[answered], predictions[answered] == labels[answered], n_bins)}
         if store.has_array(model_id, "logits"):
             temperature = fit_temperatures(store, [model_id], fit_split)[model_id]
-            logits = store.logits(model_id, eval_split)
-            scaled = softmax(logits, temperature).max(axis=1)
-            row.update(temperature=temperature, nll_before=nll(logits, labels),
-                       nll_after=nll(logits, labels, temperature),
-                       ece_after=expected_calibration_error(scaled, predictions == labels, n_bins))
+            scaled = store.derived(model_id, "calibration", {"fit": fit_split, "eval": eval_split, "bins": n_bins},
+                                   lambda: _scaled_calibration(store, model_id, eval_split, temperature, n_bins))
+            row.update(temperature=temperature, **{name: float(value) for name, value in scaled.items()})
         rows.append(row)
     columns = ["model_id", "temperature", "nll_before", "nll_after", "ece_before", "ece_after"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
+def _scaled_calibration(store: Store, model_id: str, split: str, temperature: float,
+                        n_bins: int) -> dict[str, np.ndarray]:
+    """NLL before and after scaling with ``temperature``, and the ECE after, on ``split``."""
+    labels, logits = store.labels(split), store.logits(model_id, split)
+    scaled = softmax(logits, temperature).max(axis=1)
+    return {"nll_before": np.array(nll(logits, labels)), "nll_after": np.array(nll(logits, labels, temperature)),
+            "ece_after": np.array(expected_calibration_error(scaled, logits.argmax(axis=1) == labels, n_bins))}
+
+
 def zoo_ensembles(store: Store, model_ids: list[str] | None = None, split: str = "test",
-                  calibration_split: str | None = "calibration", rule: str = "probabilities") -> PairEnsembles:
+                  calibration_split: str | None = "calibration", rule: str = "probabilities",
+                  device: str | None = "cpu") -> PairEnsembles:
     """Two-model ensembles of every pair of a store's models.
 
     Args:
@@ -194,6 +210,7 @@ def zoo_ensembles(store: Store, model_ids: list[str] | None = None, split: str =
         split: The split the ensembles are evaluated on.
         calibration_split: Split the temperatures are fitted on; None for T = 1.
         rule: One of :data:`RULES`.
+        device: Where temperatures are fitted and pairs decided ("cpu", "cuda", "auto").
 
     Returns:
         N x N matrices in the order of ``model_ids``.
@@ -203,8 +220,9 @@ def zoo_ensembles(store: Store, model_ids: list[str] | None = None, split: str =
         >>> pairs.accuracy                                         # doctest: +SKIP
     """
     model_ids = store.model_ids if model_ids is None else model_ids
-    temperatures = fit_temperatures(store, model_ids, calibration_split) if calibration_split else None
-    return pairwise_ensembles(read_scores(store, model_ids, split, temperatures, rule), store.labels(split))
+    temperatures = fit_temperatures(store, model_ids, calibration_split, device) if calibration_split else None
+    return pairwise_ensembles(read_scores(store, model_ids, split, temperatures, rule), store.labels(split),
+                              device=device)
 
 
 def greedy_ensemble(store: Store, anchor: str, candidates: list[str], max_size: int = 5,

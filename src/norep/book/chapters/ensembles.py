@@ -787,3 +787,80 @@ def claims(pairs: BaseEnsembles, fits: ImprovementFits, scaling: TemperatureScal
     rows.append(("categories present", "5: Reinit, Hyper-parameters, Architecture, Framework, Dataset",
                  f"{len(present)}: {', '.join(present)}", "-"))
     return rows
+
+
+# Exercises: the questions and their worked solutions (the chapter's "Exercises" section).
+
+
+def best_pairs(pairs: BaseEnsembles, top: int = 5) -> pd.DataFrame:
+    """The most accurate two-model ensembles among every pair of the base and the partners.
+
+    Args:
+        pairs: The ensembles of :func:`base_ensembles`.
+        top: How many pairs to show.
+
+    Returns:
+        The ``top`` pairs by test ensemble accuracy (percent): the pair, its own
+        divergence category, each member's accuracy, error inconsistency, the ensemble's
+        accuracy and its gain over the better member.
+    """
+    terms = member_pairs(pairs)
+    first, second = pairs.terms["first"].to_numpy(), pairs.terms["second"].to_numpy()
+    accuracy = pairs.right.mean(axis=1)
+    table = pd.DataFrame({
+        "pair": terms["pair"], "category": terms["group"],
+        "first member (%)": 100 * accuracy[first], "second member (%)": 100 * accuracy[second],
+        "error inconsistency (%)": 100 * terms["error_inconsistency"],
+        "ensemble (%)": 100 * terms["ensemble_accuracy"],
+        "over the better member (points)": 100 * (terms["ensemble_accuracy"]
+                                                  - np.maximum(accuracy[first], accuracy[second]))})
+    ranked = table.sort_values("ensemble (%)", ascending=False, kind="stable")
+    return ranked.head(top).round(2).set_index("pair")
+
+
+def strongest_pair_rank(pairs: BaseEnsembles) -> Markdown:
+    """Where the pair of the two most accurate members ranks among all pairs' ensembles.
+
+    Args:
+        pairs: The ensembles of :func:`base_ensembles`.
+
+    Returns:
+        One sentence: the best pair, and the rank of the two strongest members' ensemble.
+    """
+    terms = member_pairs(pairs)
+    accuracy = pairs.right[:1 + len(pairs.members.partners)].mean(axis=1)
+    strongest = set(np.argsort(-accuracy, kind="stable")[:2])
+    is_strongest = [{i, j} == strongest for i, j in zip(pairs.terms["first"], pairs.terms["second"])]
+    rank = terms["ensemble_accuracy"].rank(ascending=False, method="min")
+    best = terms.loc[terms["ensemble_accuracy"].idxmax()]
+    mine = terms[is_strongest].iloc[0]
+    return Markdown(
+        f"The most accurate ensemble is {best['pair']} ({best['group']}, "
+        f"{100 * best['ensemble_accuracy']:.2f}%); the two most accurate models, {mine['pair']} "
+        f"({mine['group']}), rank {int(rank[is_strongest].iloc[0])} of {len(terms)} "
+        f"({100 * mine['ensemble_accuracy']:.2f}%).")
+
+
+def temperature_effects(pairs: BaseEnsembles, top: int = 5) -> pd.DataFrame:
+    """The pairs whose ensemble accuracy temperature scaling changes most.
+
+    Args:
+        pairs: The ensembles of :func:`base_ensembles`.
+        top: How many pairs to show.
+
+    Returns:
+        The ``top`` pairs by the absolute change (percent): each member's temperature,
+        the ensemble's accuracy with T = 1 and with the fitted temperatures, the change.
+    """
+    terms, order = member_pairs(pairs), pairs.members.order
+    first, second = pairs.terms["first"].to_numpy(), pairs.terms["second"].to_numpy()
+    change = 100 * (terms["ensemble_accuracy"] - terms["ensemble_accuracy_unscaled"])
+    table = pd.DataFrame({
+        "pair": terms["pair"], "category": terms["group"],
+        "T first": [pairs.temperatures[order[i]] for i in first],
+        "T second": [pairs.temperatures[order[j]] for j in second],
+        "ensemble, T = 1 (%)": 100 * terms["ensemble_accuracy_unscaled"],
+        "ensemble, fitted T (%)": 100 * terms["ensemble_accuracy"],
+        "change (points)": change})
+    ranked = table.iloc[np.argsort(-change.abs().to_numpy(), kind="stable")]
+    return ranked.head(top).round(2).set_index("pair")

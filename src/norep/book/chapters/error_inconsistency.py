@@ -777,3 +777,98 @@ def claims(pairs: BasePairs, adjusted: Adjustment, everything: AllPairs,
     rows.append(("categories present", "5: Reinit, Hyper-parameters, Architecture, Framework, Dataset",
                  f"{len(present)}: {', '.join(present)}", "-"))
     return rows
+
+
+# Exercises: the questions and their worked solutions (the chapter's "Exercises" section).
+
+
+def discordant_partners(pairs: BasePairs, top: int = 3) -> pd.DataFrame | Markdown:
+    """Two models paired with the base that error inconsistency and kappa order the same way.
+
+    Higher error inconsistency says "errs more differently from the base", higher kappa
+    "errs more alike": a comparison of two partners (accuracy controls included) is
+    **discordant** when one of them has both the higher error inconsistency and the
+    higher kappa. Error inconsistency is not corrected for chance, so the partner it
+    ranks as more different is usually the less accurate one.
+
+    Args:
+        pairs: The base pairs of :func:`base_pairs`.
+        top: How many discordant comparisons to show, the largest accuracy gaps first.
+
+    Returns:
+        One row per comparison shown: the model with the higher error inconsistency and
+        the other, each with its test accuracy, error inconsistency and kappa; a sentence
+        when no comparison is discordant.
+    """
+    table, names = pairs.table, pairs.zoo.names
+    rows = []
+    for p, q in itertools.permutations(table.index, 2):
+        more, other = table.loc[p], table.loc[q]
+        if more["error_inconsistency"] > other["error_inconsistency"] and more["kappa"] > other["kappa"]:
+            rows.append({
+                "higher error inconsistency": names[p], "its accuracy (%)": round(100 * more["accuracy"], 1),
+                "its EI": round(more["error_inconsistency"], 3), "its kappa": round(more["kappa"], 3),
+                "other model": names[q], "other's accuracy (%)": round(100 * other["accuracy"], 1),
+                "other's EI": round(other["error_inconsistency"], 3), "other's kappa": round(other["kappa"], 3),
+                "_gap": abs(more["accuracy"] - other["accuracy"])})
+    if not rows:
+        return Markdown("No two partners are ordered the same way by error inconsistency and kappa here.")
+    found = pd.DataFrame(rows).sort_values("_gap", ascending=False, kind="stable")
+    return found.head(top).drop(columns="_gap").reset_index(drop=True)
+
+
+def discordance_summary(pairs: BasePairs) -> Markdown:
+    """How often error inconsistency and kappa disagree, and who is weaker when they do.
+
+    Args:
+        pairs: The base pairs of :func:`base_pairs`.
+
+    Returns:
+        One sentence: the discordant comparisons among all comparisons of two models
+        paired with the base, and in how many of them the model with the higher error
+        inconsistency is the less accurate one.
+    """
+    table = pairs.table
+    compared = discordant = weaker = 0
+    for p, q in itertools.combinations(table.index, 2):
+        compared += 1
+        first, second = table.loc[p], table.loc[q]
+        d_ei = first["error_inconsistency"] - second["error_inconsistency"]
+        if d_ei * (first["kappa"] - second["kappa"]) > 0:
+            discordant += 1
+            more, less = (first, second) if d_ei > 0 else (second, first)
+            weaker += bool(more["accuracy"] < less["accuracy"])
+    return Markdown(
+        f"Of the {compared} comparisons of two models paired with the base, {discordant} are discordant "
+        f"(one model has both the higher error inconsistency and the higher kappa); in {weaker} of them "
+        "the model with the higher error inconsistency is the less accurate one.")
+
+
+def kappa_by_hand(pairs: BasePairs) -> pd.DataFrame:
+    """Kappa recomputed from error inconsistency and the two accuracies.
+
+    Two models of accuracies p_a and p_b that err independently disagree on a share
+    EI_ind = p_a (1 - p_b) + p_b (1 - p_a) of the examples; since 1 - c_exp = EI_ind
+    and c_obs = 1 - EI, kappa = 1 - EI / EI_ind. The counts are read from the test
+    outcomes, on the examples both models answered.
+
+    Args:
+        pairs: The base pairs of :func:`base_pairs`.
+
+    Returns:
+        One row per partner and accuracy control: p_a (the base), p_b, EI, EI_ind,
+        1 - EI / EI_ind and the package's kappa.
+    """
+    outcomes, names = pairs.outcomes, pairs.zoo.names
+    rows = {}
+    for _, k in pairs.pairs:
+        both = outcomes.valid[0] & outcomes.valid[k]
+        right_a, right_b = outcomes.correct[0][both], outcomes.correct[k][both]
+        p_a, p_b = right_a.mean(), right_b.mean()
+        inconsistency = np.mean(right_a != right_b)
+        independent = p_a * (1 - p_b) + p_b * (1 - p_a)
+        rows[names[outcomes.model_ids[k]]] = {
+            "p_a (base)": p_a, "p_b": p_b, "EI": inconsistency, "EI_ind": independent,
+            "1 - EI / EI_ind": 1 - inconsistency / independent if independent > 0 else np.nan,
+            "kappa (package)": pairs.table.loc[outcomes.model_ids[k], "kappa"]}
+    return pd.DataFrame.from_dict(rows, orient="index").round(4)

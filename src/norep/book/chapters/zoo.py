@@ -237,3 +237,105 @@ def zoo_verdicts(zoo: ChapterZoo, accuracy: pd.DataFrame) -> list[tuple[str, str
          f"{accuracy.loc[base, 'test']:.1%} ({zoo.names[base]}, {dataset} test)",
          "-"),
     ]
+
+
+# Exercises: the questions and their worked solutions (the chapter's "Exercises" section).
+
+
+def quiz_pairs(zoo: ChapterZoo) -> list[tuple[str, str]]:
+    """Pairs of two members, neither the base, one per category their pair falls in.
+
+    The first such pair in store order is taken for each category, so the exercise asks
+    about pairs the chapter's tables do not show (they pair every model with the base).
+
+    Args:
+        zoo: The chapter's zoo.
+
+    Returns:
+        (first, second) model ids, ordered from Reinit to Dataset.
+    """
+    roster = zoo.roster
+    members = roster.members
+    found: dict[str, tuple[str, str]] = {}
+    for i, first in enumerate(members):
+        for second in members[i + 1:]:
+            found.setdefault(roster.pair_category(first, second), (first, second))
+    return [found[category] for category in CATEGORIES if category in found]
+
+
+def category_quiz(zoo: ChapterZoo, answers: bool = False) -> pd.DataFrame:
+    """The methodologies of the :func:`quiz_pairs`, with the category as the answer.
+
+    Args:
+        zoo: The chapter's zoo.
+        answers: Add the fields in which the two models differ (from the training data
+            down to the seed) and the category the package derives.
+
+    Returns:
+        One row per pair: the two models, then each methodology field as "first | second".
+
+    Example:
+        >>> category_quiz(zoo, answers=True)["category"].tolist()   # doctest: +SKIP
+        ['Reinit', 'Hyper-parameters', 'Architecture', 'Framework', 'Dataset']
+    """
+    roster, names = zoo.roster, zoo.names
+    rows = []
+    for first, second in quiz_pairs(zoo):
+        a, b = roster.methodologies[first], roster.methodologies[second]
+        row = {"first model": names[first], "second model": names[second]}
+        row.update({f.replace("_", " "): f"{_field_text(getattr(a, f))} | {_field_text(getattr(b, f))}"
+                    for f in FIELDS})
+        if answers:
+            row["differs in"] = ", ".join(f.replace("_", " ") for f in FIELDS if getattr(a, f) != getattr(b, f))
+            row["category"] = roster.pair_category(first, second)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _field_text(value) -> str:
+    """A methodology value as a short text (hyper-parameters as key=value pairs)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "-"
+    return "-" if value is None else str(value)
+
+
+def seed_sharing(zoo: ChapterZoo) -> pd.DataFrame | Markdown:
+    """Each same-seed model and its independent-seed twin, both paired with the base.
+
+    A same-seed model trains with another recipe from the base's seed; its twin trains
+    with the same recipe from its own seed. Error inconsistency and kappa with the base
+    (test split) say which of the two errs more like the base.
+
+    Args:
+        zoo: The chapter's zoo.
+
+    Returns:
+        One row per same-seed model with a twin: both models' seeds, error inconsistency
+        and kappa with the base, and which of the two is closer to the base (the lower
+        error inconsistency); a sentence when the store has no such model.
+    """
+    from norep.analysis.pairs import pair_metrics
+    from norep.book.chapters.zoo_design import twin
+
+    roster, names = zoo.roster, zoo.names
+    twins = {m: twin(zoo, m) for m in roster.role("same-seed")}
+    twins = {m: t for m, t in twins.items() if t is not None}
+    if not twins:
+        return Markdown("This store has no same-seed model with an independent-seed twin.")
+    models = [roster.base, *twins, *twins.values()]
+    outcomes = read_outcomes(zoo.store, "test", models)
+    metrics = pair_metrics(outcomes.correct, None, outcomes.valid, ("error_inconsistency", "kappa"))
+    rows = []
+    for same, other in twins.items():
+        i, j = models.index(same), models.index(other)
+        ei_same, ei_other = metrics["error_inconsistency"][0, i], metrics["error_inconsistency"][0, j]
+        rows.append({
+            "same-seed model": names[same], "its seed": roster.methodologies[same].seed,
+            "error inconsistency with the base": round(float(ei_same), 3),
+            "kappa with the base": round(float(metrics["kappa"][0, i]), 3),
+            "twin (own seed)": names[other], "twin's seed": roster.methodologies[other].seed,
+            "twin: error inconsistency": round(float(ei_other), 3),
+            "twin: kappa": round(float(metrics["kappa"][0, j]), 3),
+            "closer to the base": names[same] if ei_same < ei_other else names[other],
+        })
+    return pd.DataFrame(rows).set_index("same-seed model")
