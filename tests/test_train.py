@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
+from norep.errors import NorepError
 from norep.producers.learners import _augment, _matching_accuracy, _nt_xent
 from norep.producers.train import train_zoo
+from norep.runtime import resolve_jobs
 from norep.store import Store
 
 pytestmark = pytest.mark.slow
@@ -113,6 +115,13 @@ def test_checkpoints_far_below_the_target_are_screened_out():
     assert _matching_accuracy(torch.nn.Identity(), calibration, target=0.8, last=False) is None
     assert _matching_accuracy(torch.nn.Identity(), calibration, target=0.8, last=True) == 0.75
     assert _matching_accuracy(torch.nn.Identity(), calibration, target=0.55, last=False) == 0.75
+
+
+def test_jobs_default_to_one_per_core_and_refuse_fewer_than_one():
+    assert resolve_jobs(None) == len(os.sched_getaffinity(0))
+    assert resolve_jobs(3) == 3
+    with pytest.raises(NorepError, match="--jobs must be at least 1, got 0"):
+        resolve_jobs(0)
 
 
 def test_augmentation_shifts_and_flips_within_bounds():

@@ -41,3 +41,21 @@ def resolve_device(requested: str | None = None) -> str:
 
         raise NorepError(f"device {requested!r} was asked for but no CUDA GPU is visible; use 'cpu'")
     return requested
+
+
+def resolve_jobs(jobs: int | None) -> int:
+    """Return how many processes to run side by side: ``jobs``, else one per CPU core.
+
+    Args:
+        jobs: A positive count, or None.
+
+    Returns:
+        The count; a count under 1 raises a one-line NorepError.
+    """
+    if jobs is None:
+        return len(os.sched_getaffinity(0))
+    if jobs < 1:
+        from norep.errors import NorepError
+
+        raise NorepError(f"--jobs must be at least 1, got {jobs}; leave it out for one per CPU core")
+    return jobs

@@ -37,6 +37,7 @@ import yaml
 
 from norep.book.mathjax import find_mathjax
 from norep.errors import NorepError
+from norep.runtime import resolve_jobs
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/norep: every module keys the cache
 PROFILE_DIR = "params"
@@ -434,7 +435,7 @@ def build_book(profile: str | os.PathLike | None = None, output: str | os.PathLi
             todo.append((page, target, injected, partial(_page_metadata, page.source, parameters, package_digest,
                                                          name)))
         executed[page.docname] = target
-    _execute_pages(todo, root, jobs or len(os.sched_getaffinity(0)), f"executing ({name})")
+    _execute_pages(todo, root, resolve_jobs(jobs), f"executing ({name})")
     stage = _stage(root, executed, output)
     html = output / "html"
     _sphinx(stage, html, output / "doctrees")

@@ -30,7 +30,7 @@ from norep.datasets.fashion_mnist import (
 from norep.errors import NorepError
 from norep.producers.architectures import Classifier, build_backbone
 from norep.producers.learners import TrainingData, recipe_hyperparameters, train_member
-from norep.runtime import seed_all
+from norep.runtime import resolve_jobs, seed_all
 from norep.store import Store, model_dirname
 from norep.zoo.spec import Member, ZooSpec, load_spec
 
@@ -248,6 +248,6 @@ def train_zoo(spec_path: str | Path, store_path: str | Path, data_path: str | Pa
         tqdm.write(f"{store.path}: {len(spec.members) - len(todo)} of {len(spec.members)} models done, "
                    f"training the other {len(todo)}")
     if todo:
-        _train_in_parallel(todo, spec, store, fashion, splits, jobs or len(os.sched_getaffinity(0)))
+        _train_in_parallel(todo, spec, store, fashion, splits, resolve_jobs(jobs))
         store.order_models([m.id for m in spec.members])
     return store
