@@ -193,3 +193,58 @@ def test_image_folder_needs_a_pretrained_store(store, tmp_path):
     result = downstream_transfer(open_zoo(str(store.path), "base", 0.5), [], None, 0, 10, "cpu",
                                  folder=tmp_path)
     assert result.results == {} and "embedded only by pretrained ImageNet models" in result.problem
+
+
+def test_pretrained_store_transfers_to_a_multilabel_folder(tmp_path, monkeypatch):
+    from inference_checks import timm_checkpoint, write_images
+    from test_multilabel import naive_ap
+
+    from norep.analysis.multilabel import one_vs_rest_scores, select_one_vs_rest
+    from norep.analysis.transfer import RankingEvaluation
+    from norep.datasets.image_folders import open_multilabel_folder
+    from norep.producers.downstream import embed_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("NOREP_CACHE", str(tmp_path / "cache"))
+    names = ("test_resnet.r160_in1k", "test_efficientnet.r160_in1k")
+    store = pretrained_store(tmp_path / "store", {f"timm/{n}": timm_checkpoint(tmp_path, n) for n in names})
+    files = [f"{k:02d}.png" for k in range(40)]
+    write_images(tmp_path / "scenes", files, seed=1)
+    rng = np.random.default_rng(0)
+    labels = [";".join(c for c in ("cat", "dog", "eel") if rng.random() < 0.5) for _ in files]
+    splits = ["train"] * 20 + ["held_out"] * 10 + ["test"] * 10
+    table = pd.DataFrame({"image": files, "labels": labels, "split": splits})
+    table.to_csv(tmp_path / "scenes" / "labels.csv", index=False)
+    zoo = open_zoo(str(store.path), f"timm/{names[0]}", 0.5)
+    transfer = downstream_transfer(zoo, [], None, 0, 20, "cpu", folder=tmp_path / "scenes")
+    assert transfer.problem is None and list(transfer.results) == ["scenes"]
+    result = transfer.results["scenes"]
+    evaluation = result.evaluation
+    assert isinstance(evaluation, RankingEvaluation) and evaluation.pairs.tolist() == [[0, 1]]
+    assert result.sizes == {"train": 20, "held_out": 10, "test": 10}  # the folder's parts
+    assert "multi-label folder" in result.source and "the folder gives the parts" in result.source
+    # The base's mAP: one-vs-rest probes fitted here on its embeddings, scored by a naive AP.
+    images = open_multilabel_folder(tmp_path / "scenes")
+    x = embed_folder(store, f"timm/{names[0]}", images)  # from the cache
+    y, parts = images.labels, images.given_parts()
+    probes, _ = select_one_vs_rest(x[parts["train"]], y[parts["train"]], x[parts["held_out"]],
+                                   y[parts["held_out"]], None, PROBE_GRID)
+    scores, test = one_vs_rest_scores(probes, x[parts["test"]]), y[parts["test"]]
+    naive = np.nanmean([naive_ap(scores[:, c], test[:, c]) for c in range(3)])
+    assert evaluation.single_score[0] == pytest.approx(naive, abs=1e-6)
+    assert evaluation.single_l2[1] == evaluation.single_l2[0] == probes[0].l2
+    # The pages say mAP where the set is multi-label, and compare with the paper's VOC mAP.
+    assert "scenes 11-point mAP (%)" in transfer.singles().columns
+    assert transfer.summary().loc["scenes", "score"] == "test 11-point mAP (%)"
+    claims = transfer.claims()
+    assert "11-point mAP (gain" in claims[0][2] and claims[0][1].endswith("mAP (+0.7; Pascal VOC)")
+    assert claims[-1][2] == "scenes (11-point mAP)"
+    labels_of = [ax.get_ylabel() for ax in transfer.figure().axes]
+    assert "test 11-point mAP (%)" in labels_of
+    assert transfer.ranks_figure().axes[0].get_ylabel() == "downstream test 11-point mAP (%)"
+    plt.close("all")
+    # Without a split column: a seeded shuffle in the shares of the single-label folders.
+    table.drop(columns="split").to_csv(tmp_path / "scenes" / "labels.csv", index=False)
+    again = downstream_transfer(zoo, [], None, 0, 20, "cpu", folder=tmp_path / "scenes")
+    assert again.results["scenes"].sizes == {"train": 24, "held_out": 8, "test": 8}
+    assert "a seeded shuffle gives the parts" in again.results["scenes"].source

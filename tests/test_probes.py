@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression
 
 import torch
 
+from norep.analysis import probes
 from norep.analysis.probes import Memory, select_probe, train_probe
 
 
@@ -68,15 +69,21 @@ def test_bad_shapes_are_refused():
         train_probe(np.zeros((5, 2)), np.zeros(4, int), l2=1.0)
 
 
-def test_compact_memory_matches_the_two_loop_recursion():
+@pytest.mark.parametrize("n_pairs", [4, 7])
+def test_compact_memory_matches_the_two_loop_recursion(monkeypatch, n_pairs):
+    monkeypatch.setattr(probes, "HISTORY", 5)  # 7 pairs: the two oldest are dropped
     rng = np.random.default_rng(4)
     factor = rng.normal(size=(6, 6))
     hessian = factor @ factor.T + np.eye(6)
     memory, steps, changes = Memory(), [], []
-    for _ in range(4):
+    for _ in range(n_pairs):
         step = rng.normal(size=6)
         steps.append(step); changes.append(hessian @ step)  # curvature pairs of a quadratic
         memory.add(torch.tensor(step, dtype=torch.float32), torch.tensor(changes[-1], dtype=torch.float32))
+    steps, changes = steps[-5:], changes[-5:]
+    # The inner products, updated pair by pair, equal those of the kept vectors recomputed.
+    stacked = np.array(steps + changes)
+    np.testing.assert_allclose(memory.inner, stacked @ stacked.T, rtol=1e-5, atol=1e-5)
     vector = rng.normal(size=6)
     # Nocedal and Wright, Algorithm 7.4, written out in float64.
     q, alphas = vector.copy(), []

@@ -16,7 +16,9 @@ held-out and test parts.
 For stores of pretrained ImageNet models, a user's folder of images with one sub-folder
 per class (:func:`open_downstream_folder`, an
 :class:`~norep.datasets.image_folders.ImageSet`) is the downstream set instead (the
-paper used Pascal VOC). Single-label only: an image belongs to the class of its folder.
+paper used Pascal VOC). Here an image belongs to the class of its folder; multi-label
+folders (a ``labels.csv`` or the Pascal VOC layout, scored by 11-point mAP) are read by
+:func:`norep.datasets.image_folders.open_multilabel_folder`.
 
 Example:
     >>> data = load_downstream("sklearn-digits")

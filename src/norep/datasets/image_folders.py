@@ -12,6 +12,20 @@ Layouts :func:`open_image_folder` reads:
 - **Any folder with a class list**: a text file with one class name per line; each
   class's images sit in the sub-folder of that name.
 
+Multi-label downstream folders (:func:`open_multilabel_folder`, a
+:class:`MultiLabelSet`: any number of classes per image):
+
+- **labels.csv**: the images plus a ``labels.csv`` beside them with the columns
+  ``image`` (path relative to the folder) and ``labels`` (class names separated by
+  ``;``, empty for none), and optionally ``split`` (``train``, ``held_out`` or ``test``
+  on every row; without it the chapter draws a seeded split).
+- **Pascal VOC** (the folder ``VOC2007`` of the devkit): ``JPEGImages/<id>.jpg`` and
+  ``ImageSets/Main/<class>_<split>.txt``, one ``<id> <flag>`` per line, flag 1 (present),
+  -1 (absent) or 0 (present only as "difficult" objects). VOC's ``train``, ``val`` and
+  ``test`` files give the parts train, held_out and test when every class has all
+  three; otherwise every listed image is pooled for a seeded split. A difficult class
+  counts as present when training and is ignored when scoring, as in VOC.
+
 ImageNet classes follow timm's and torchvision's order (sorted WordNet ids, from
 :func:`norep.datasets.imagenet.imagenet_classes`); their names are open_clip's bundled
 ``IMAGENET_CLASSNAMES`` (the names its zero-shot heads are built on). ImageNet example
@@ -33,6 +47,13 @@ from norep.errors import NorepError
 
 IMAGENET = "imagenet-1k"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
+LABELS_CSV = "labels.csv"
+VOC_MAIN = Path("ImageSets") / "Main"
+PARTS = ("train", "held_out", "test")
+"""The parts of a downstream set, in order."""
+VOC_PARTS = {"train": "train", "val": "held_out", "test": "test"}
+"""VOC's splits that give the parts, and which part each gives."""
+VOC_SPLITS = (*VOC_PARTS, "trainval")
 LOC_SOLUTION = "LOC_val_solution.csv"
 GROUND_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
 DEVKIT_META = "meta.mat"
@@ -90,6 +111,159 @@ class ImageSet:
         """Return the images at ``indices`` (in that order)."""
         indices = np.asarray(indices, dtype=np.int64)
         return replace(self, files=tuple(self.files[i] for i in indices), labels=self.labels[indices])
+
+
+@dataclass(frozen=True)
+class MultiLabelSet(ImageSet):
+    """Images with any number of classes each: ``labels`` is a 0/1 matrix of shape (N, C).
+
+    Attributes:
+        difficult: Shape (N, C), bool: the class is present only as "difficult" objects
+            (VOC's flag 0; its label is 1); scoring that class ignores the image. None: none.
+        parts: The part (one of :data:`PARTS`) of each image when the folder gives them,
+            else None.
+    """
+
+    difficult: np.ndarray | None = None
+    parts: tuple[str, ...] | None = None
+
+    def take(self, indices: np.ndarray) -> "MultiLabelSet":
+        """Return the images at ``indices`` (in that order), with their flags and parts."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return replace(super().take(indices),
+                       difficult=None if self.difficult is None else self.difficult[indices],
+                       parts=None if self.parts is None else tuple(self.parts[i] for i in indices))
+
+    def given_parts(self) -> dict[str, np.ndarray] | None:
+        """Indices of each part of :data:`PARTS` when the folder gives them, else None."""
+        if self.parts is None:
+            return None
+        parts = np.asarray(self.parts)
+        return {part: np.flatnonzero(parts == part) for part in PARTS}
+
+
+def is_multilabel_folder(path: str | Path) -> bool:
+    """Whether a folder is in a multi-label layout (a ``labels.csv``, or VOC's ``ImageSets/Main``)."""
+    root = Path(path)
+    return (root / LABELS_CSV).is_file() or (root / VOC_MAIN).is_dir()
+
+
+def open_multilabel_folder(path: str | Path) -> MultiLabelSet:
+    """Open a multi-label downstream folder in a layout of the module docstring.
+
+    Args:
+        path: The folder (holding ``labels.csv``, or VOC's ``JPEGImages`` and ``ImageSets``).
+
+    Returns:
+        The images, sorted by path, with their (N, C) labels; classes sorted by name.
+
+    Raises:
+        NorepError: One line naming the problem and the fix for a malformed folder.
+
+    Example:
+        >>> voc = open_multilabel_folder("/data/VOCdevkit/VOC2007")      # doctest: +SKIP
+        >>> voc.labels.shape, voc.classes[:2]                            # doctest: +SKIP
+        ((9963, 20), ['aeroplane', 'bicycle'])
+    """
+    root = Path(path)
+    if (root / LABELS_CSV).is_file():
+        return _labels_csv_folder(root / LABELS_CSV)
+    if (root / VOC_MAIN).is_dir():
+        return _voc_folder(root)
+    raise NorepError(f"{root} has neither {LABELS_CSV} nor {VOC_MAIN}; add a {LABELS_CSV} "
+                     "(columns image, labels[, split]) or pass a Pascal VOC folder such as VOC2007")
+
+
+def _labels_csv_folder(file: Path) -> MultiLabelSet:
+    table = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True)
+    missing = [column for column in ("image", "labels") if column not in table.columns]
+    if missing:
+        raise NorepError(f"{file} has no column {missing[0]!r}; its header must be image,labels (and optionally split)")
+    names = [[name.strip() for name in cell.split(";") if name.strip()] for cell in table["labels"]]
+    classes = sorted({name for row in names for name in row})
+    index_of = {name: k for k, name in enumerate(classes)}
+    labels = np.zeros((len(table), len(classes)), dtype=np.uint8)
+    for row, row_names in enumerate(names):
+        labels[row, [index_of[name] for name in row_names]] = 1
+    parts = None
+    if "split" in table.columns:
+        parts = tuple(table["split"].str.strip())
+        unknown = sorted(set(parts) - set(PARTS))
+        if unknown:
+            raise NorepError(f"{file}: split {unknown[0]!r} is not one of {', '.join(PARTS)}; "
+                             "fix the split column, or drop it for a seeded split")
+    return _multilabel_set(file.parent, list(table["image"].str.strip()), labels, classes, None, parts, file)
+
+
+def _voc_folder(root: Path) -> MultiLabelSet:
+    main = root / VOC_MAIN
+    flags: dict[str, dict[str, dict[str, int]]] = {}  # split -> class -> image id -> flag
+    for file in sorted(main.glob("*_*.txt")):
+        name, _, split = file.stem.rpartition("_")
+        if split in VOC_SPLITS:
+            flags.setdefault(split, {})[name] = _voc_flags(file)
+    classes = sorted({name for per_class in flags.values() for name in per_class})
+    if not classes:
+        raise NorepError(f"{main} holds no <class>_<split>.txt files (split: {', '.join(VOC_SPLITS)}); "
+                         "pass a Pascal VOC folder such as VOC2007")
+    for split, per_class in flags.items():
+        first, *_ = lists = [(name, sorted(ids)) for name, ids in per_class.items()]
+        odd = next((name for name, ids in lists if ids != first[1]), None)
+        if odd is not None:
+            raise NorepError(f"{main}: {odd}_{split}.txt and {first[0]}_{split}.txt list different images; "
+                             "use the ImageSets/Main of one VOC release")
+    complete = [split for split in flags if len(flags[split]) == len(classes)]
+    given = all(split in complete for split in VOC_PARTS)
+    splits = list(VOC_PARTS) if given else complete
+    if not splits:
+        raise NorepError(f"{main}: no split has a file for each of the {len(classes)} classes; "
+                         "add the missing <class>_<split>.txt files")
+    part_of, flag_of = {}, {}
+    for split in splits:
+        for name, ids in flags[split].items():
+            for image, flag in ids.items():
+                if given and part_of.setdefault(image, VOC_PARTS[split]) != VOC_PARTS[split]:
+                    raise NorepError(f"{main}: image {image} is in two of the train, val and test lists; "
+                                     "use the ImageSets/Main of one VOC release")
+                flag_of[image, name] = flag
+    images = sorted({image for image, _ in flag_of})
+    flag_matrix = np.array([[flag_of.get((image, name), -1) for name in classes] for image in images])
+    return _multilabel_set(root, [f"JPEGImages/{image}.jpg" for image in images], (flag_matrix >= 0).astype(np.uint8),
+                           classes, flag_matrix == 0, tuple(part_of[i] for i in images) if given else None, main)
+
+
+def _voc_flags(file: Path) -> dict[str, int]:
+    flags = {}
+    for number, line in enumerate(file.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[1] not in ("1", "-1", "0"):
+            raise NorepError(f"{file}: line {number} is not '<image id> <1, -1 or 0>'; the file is damaged")
+        flags[fields[0]] = int(fields[1])
+    return flags
+
+
+def _multilabel_set(root: Path, files: list[str], labels: np.ndarray, classes: list[str],
+                    difficult: np.ndarray | None, parts: tuple[str, ...] | None, source: Path) -> MultiLabelSet:
+    """Check a multi-label set read from ``source`` and return it sorted by file."""
+    if len(classes) < 2:
+        raise NorepError(f"{source} names {len(classes)} class(es); a multi-label set needs at least two")
+    duplicate = next((f for f, n in pd.Series(files).value_counts().items() if n > 1), None)
+    if duplicate is not None:
+        raise NorepError(f"{source} lists {duplicate} twice; give each image one row")
+    missing = next((f for f in files if not (root / f).is_file()), None)
+    if missing is not None:
+        raise NorepError(f"{source} lists {missing}, which is not in {root}; add the image or remove its row")
+    if parts is not None:
+        empty = next((part for part in PARTS if part not in parts), None)
+        if empty is not None:
+            raise NorepError(f"{source} puts no image in the {empty} part; give every part of {', '.join(PARTS)} "
+                             "images, or drop the split for a seeded split")
+    order = np.argsort(files, kind="stable")
+    return MultiLabelSet(root.name, root, tuple(files[i] for i in order), labels[order], classes,
+                         difficult=None if difficult is None else difficult[order],
+                         parts=None if parts is None else tuple(parts[i] for i in order))
 
 
 def imagenet_class_names() -> list[str]:

@@ -17,7 +17,8 @@ store for arrays that are a pure function of (checkpoint, images).
 
 **Stores of pretrained models** (filled by ``norep predict``: timm and open_clip models,
 store metadata ``source``) embed a downstream image folder
-(:func:`norep.datasets.downstream.open_downstream_folder`) instead: each model is
+(:func:`norep.datasets.downstream.open_downstream_folder`, or a multi-label one from
+:func:`norep.datasets.image_folders.open_multilabel_folder`) instead: each model is
 rebuilt by :func:`norep.producers.inference.load_model` from its id (the published
 weights, or the local ``checkpoint`` its metadata names) and its penultimate
 embeddings come from the same forward passes as the store's
@@ -88,7 +89,7 @@ def check_mini_zoo(store: Store) -> None:
         raise NorepError(
             f"store {store.path} holds {store.manifest['dataset']['name']} models: the digit sets are "
             f"embedded only by {MINI_ZOO_DATASET} mini-zoo networks; pass a downstream image folder "
-            "(one sub-folder per class) instead")
+            "(one sub-folder per class, a labels.csv, or a Pascal VOC folder) instead")
 
 
 def cache_file(store: Store, model_id: str, data: DownstreamData, cache: Path | None = None) -> Path:

@@ -26,9 +26,11 @@ from norep.analysis.power import detectable_from_interval
 from norep.analysis.transfer import (
     BestComparison,
     LinearEvaluation,
+    PairEvaluation,
     best_single_vs_pair,
     downstream_rank,
     linear_evaluation,
+    ranking_evaluation,
 )
 from norep.analysis.verdicts import CANNOT_TELL, NO, YES, interval_text, power_text
 from norep.book.chapter import ChapterZoo
@@ -40,7 +42,7 @@ from norep.datasets.downstream import (
     open_downstream_folder,
     stratified_sample,
 )
-from norep.datasets.image_folders import ImageSet
+from norep.datasets.image_folders import ImageSet, MultiLabelSet, is_multilabel_folder, open_multilabel_folder
 from norep.errors import NorepError
 from norep.runtime import resolve_device
 from norep.store import read_outcomes
@@ -65,14 +67,20 @@ class SetResult:
     Attributes:
         source: Where its images come from, in words.
         sizes: Examples in the "train", "held_out" and "test" parts.
-        evaluation: Probes of every single embedding and every pair.
+        evaluation: Probes of every single embedding and every pair (scored by top-1
+            accuracy, or by 11-point mAP for a multi-label set).
         best: The best pair against the best single model.
     """
 
     source: str
     sizes: dict[str, int]
-    evaluation: LinearEvaluation
+    evaluation: PairEvaluation
     best: BestComparison
+
+    @property
+    def label(self) -> str:
+        """The test score with its unit, e.g. "test top-1 accuracy (%)"."""
+        return f"test {self.evaluation.metric} (%)"
 
 
 @dataclass(frozen=True)
@@ -119,8 +127,8 @@ class Transfer:
         return Markdown("\n".join(lines))
 
     def singles(self) -> pd.DataFrame | None:
-        """One row per model: group, band, upstream accuracy, each set's downstream accuracy
-        and rank; None when nothing was evaluated."""
+        """One row per model: group, band, upstream accuracy, each set's downstream score
+        (accuracy or mAP) and rank; None when nothing was evaluated."""
         if not self.results:
             return None
         roster = self.zoo.roster.table.loc[self.models]
@@ -129,31 +137,33 @@ class Transfer:
                               "in the band": roster["in_band"].map({True: "yes", False: "no"}).to_numpy(),
                               "upstream test accuracy (%)": (100 * self.upstream).round(1)})
         for name, result in self.results.items():
-            accuracy = pd.Series(result.evaluation.single_accuracy)
-            table[f"{name} (%)"] = (100 * accuracy).round(1)
-            table[f"{name} rank"] = accuracy.rank(ascending=False, method="min").astype(int)
+            score = pd.Series(result.evaluation.single_score)
+            table[f"{name} {result.evaluation.metric} (%)"] = (100 * score).round(1)
+            table[f"{name} rank"] = score.rank(ascending=False, method="min").astype(int)
         return table.set_index("model")
 
     def figure(self) -> Figure | None:
-        """Fig 7: test accuracy of every pair (singles on the diagonal), per downstream set."""
+        """Fig 7: test score of every pair (singles on the diagonal), per downstream set."""
         if not self.results:
             return None
         names = [self._name(k) for k in range(len(self.models))]
         return pair_accuracy_heatmaps(
             {name: pd.DataFrame(100 * r.evaluation.pair_matrix(), names, names)
              for name, r in self.results.items()},
-            "Linear evaluation of single (diagonal) and stacked embeddings")
+            "Linear evaluation of single (diagonal) and stacked embeddings",
+            {name: r.label for name, r in self.results.items()})
 
     def ranks_figure(self) -> Figure | None:
-        """Downstream against upstream accuracy of the single models, per downstream set."""
+        """Downstream score against upstream accuracy of the single models, per downstream set."""
         if not self.results:
             return None
         groups = self.zoo.roster.table.loc[self.models, "group"].to_numpy()
         table = pd.concat([pd.DataFrame({
             "set": name, "model": [self._name(k) for k in range(len(self.models))],
             "group": groups, "upstream": 100 * self.upstream,
-            "downstream": 100 * r.evaluation.single_accuracy}) for name, r in self.results.items()])
-        return upstream_vs_downstream(table, "Is the best upstream model the best downstream?")
+            "downstream": 100 * r.evaluation.single_score}) for name, r in self.results.items()])
+        return upstream_vs_downstream(table, "Is the best upstream model the best downstream?",
+                                      {name: f"downstream {r.label}" for name, r in self.results.items()})
 
     def summary(self) -> pd.DataFrame | None:
         """One row per downstream set: best single, best pair, gain, the best upstream model's
@@ -163,46 +173,50 @@ class Transfer:
         rows = []
         for name, result in self.results.items():
             best, evaluation = result.best, result.evaluation
-            top, rank = downstream_rank(self.upstream, evaluation.single_accuracy)
+            top, rank = downstream_rank(self.upstream, evaluation.single_score)
             gains = evaluation.pair_gains()
             rows.append({
                 "downstream set": name,
+                "score": result.label,
                 "best single (held-out choice)": f"{self._name(best.single)}: "
-                                                 f"{100 * best.single_accuracy:.1f}",
+                                                 f"{100 * best.single_score:.1f}",
                 "best pair (held-out choice)": f"{self._pair_name(result, best.pair)}: "
-                                               f"{100 * best.pair_accuracy:.1f}",
+                                               f"{100 * best.pair_score:.1f}",
                 "gain (points, 95% interval)": interval_text(best.gain, best.low, best.high,
                                                              scale=100, sign=True),
                 "pairs above their better member": f"{int(np.sum(gains > 0))} of {len(gains)}",
                 "best upstream model: downstream rank":
                     f"{self._name(top)}: {rank} of {len(self.models)}",
                 "Spearman upstream vs downstream": round(float(pd.Series(self.upstream).corr(
-                    pd.Series(evaluation.single_accuracy), method="spearman")), 2),
+                    pd.Series(evaluation.single_score), method="spearman")), 2),
             })
         return pd.DataFrame(rows).set_index("downstream set")
 
     def claims(self) -> list[tuple[str, str, str, str]]:
-        """The rows of the chapter's "Paper vs this book" table."""
+        """The rows of the chapter's "Paper vs this book" table (a multi-label set is compared
+        with the paper's Pascal VOC mAP in the same unit)."""
         if not self.results:
             return [("Fig 7: downstream linear evaluation", "Pascal VOC, 11-point mAP",
                      f"not measured: {self.problem}", "-")]
-        rows = []
+        rows, metrics = [], {}
         for name, result in self.results.items():
+            metrics.setdefault(result.evaluation.metric, []).append(name)
             best = result.best
             verdict = YES if best.low > 0 else (NO if best.high < 0 else CANNOT_TELL)
+            unit = "%" if isinstance(result.evaluation, LinearEvaluation) else f" {result.evaluation.metric}"
             rows.append((f"Fig 7, {name}: best mix beats the best single model",
                          "91.4 vs 90.7 mAP (+0.7; Pascal VOC)",
-                         f"{100 * best.pair_accuracy:.1f} vs {100 * best.single_accuracy:.1f}% "
+                         f"{100 * best.pair_score:.1f} vs {100 * best.single_score:.1f}{unit} "
                          f"(gain {interval_text(best.gain, best.low, best.high, scale=100, sign=True)}; "
                          f"{power_text(detectable_from_interval(best.low, best.high), 1, scale=100)})",
                          verdict))
-            top, rank = downstream_rank(self.upstream, result.evaluation.single_accuracy)
+            top, rank = downstream_rank(self.upstream, result.evaluation.single_score)
             rows.append((f"Fig 7, {name}: the best upstream model is not the best downstream",
                          "yes (the best ImageNet model is not best on VOC)",
                          f"{self._name(top)} ranks {rank} of {len(self.models)}",
                          "yes" if rank > 1 else "no"))
         rows.append(("downstream data", "Pascal VOC 2007 (11-point mAP)",
-                     f"{', '.join(self.results)} (top-1 accuracy)", "-"))
+                     "; ".join(f"{', '.join(names)} ({metric})" for metric, names in metrics.items()), "-"))
         return rows
 
 
@@ -212,8 +226,10 @@ def downstream_transfer(zoo: ChapterZoo, datasets: list[str], size: int | None, 
     """Embed each downstream set with every member that has a network and run its linear evaluations.
 
     A mini-zoo store's networks embed the digit sets ``datasets``; a store of pretrained
-    (timm, open_clip) models embeds the image folder ``folder`` (one sub-folder per
-    class) instead.
+    (timm, open_clip) models embeds the image folder ``folder`` instead: single-label
+    (one sub-folder per class, scored by top-1 accuracy) or multi-label (a
+    ``labels.csv`` or a Pascal VOC folder, :func:`norep.datasets.image_folders.open_multilabel_folder`,
+    scored by 11-point mAP with VOC's difficult labels ignored).
 
     Args:
         zoo: The chapter's zoo.
@@ -248,11 +264,15 @@ def downstream_transfer(zoo: ChapterZoo, datasets: list[str], size: int | None, 
     device = resolve_device(device)
     for data in sets:
         if size is not None and size < len(data.labels):
-            data = data.take(stratified_sample(data.labels, size, seed))
-        parts = downstream_splits(data.labels, seed)
-        embeddings = downstream_embeddings(zoo.store, models, data, cache, device)
-        evaluation = linear_evaluation([embeddings[m] for m in models], data.labels, parts,
-                                       device=device)
+            data = data.take(stratified_sample(strata(data), size, seed))
+        given = data.given_parts() if isinstance(data, MultiLabelSet) else None
+        parts = given or downstream_splits(strata(data), seed)
+        embedded = downstream_embeddings(zoo.store, models, data, cache, device)
+        embeddings = [embedded[m] for m in models]
+        if isinstance(data, MultiLabelSet):
+            evaluation = ranking_evaluation(embeddings, data.labels, parts, data.difficult, device=device)
+        else:
+            evaluation = linear_evaluation(embeddings, data.labels, parts, device=device)
         transfer.results[data.name] = SetResult(
             describe(data), {p: len(v) for p, v in parts.items()}, evaluation,
             best_single_vs_pair(evaluation, n_bootstrap, seed, level))
@@ -274,11 +294,22 @@ def downstream_sets(zoo: ChapterZoo, datasets: list[str],
         return [load_downstream(name) for name in datasets]
     if folder is None:
         check_mini_zoo(zoo.store)  # raises, naming the folder to pass
-    return [open_downstream_folder(folder)]
+    return [open_multilabel_folder(folder) if is_multilabel_folder(folder) else open_downstream_folder(folder)]
+
+
+def strata(data: DownstreamData | ImageSet) -> np.ndarray:
+    """What samples and seeded splits keep the shares of: the class of each example, or one
+    stratum for a multi-label set (a plain seeded shuffle)."""
+    return data.labels if data.labels.ndim == 1 else np.zeros(len(data.labels), dtype=np.int64)
 
 
 def describe(data: DownstreamData | ImageSet) -> str:
     """Where a downstream set's images come from, in words."""
+    if isinstance(data, MultiLabelSet):
+        difficult = 0 if data.difficult is None else int(data.difficult.sum())
+        return (f"the multi-label folder {data.root} ({len(data.classes)} classes, "
+                f"{data.labels.sum(axis=1).mean():.1f} per image, {difficult} difficult labels ignored "
+                f"when scoring; {'the folder' if data.parts else 'a seeded shuffle'} gives the parts)")
     if isinstance(data, ImageSet):
         return f"the image folder {data.root} ({len(data.classes)} classes, one sub-folder each)"
     return data.source

@@ -10,12 +10,15 @@ from matplotlib.figure import Figure
 from norep.book.plots.style import group_color, group_legend
 
 
-def pair_accuracy_heatmaps(matrices: dict[str, pd.DataFrame], title: str) -> Figure:
-    """One heatmap per downstream set: test accuracy (%) of every pair, singles on the diagonal.
+def pair_accuracy_heatmaps(matrices: dict[str, pd.DataFrame], title: str,
+                           labels: dict[str, str] | None = None) -> Figure:
+    """One heatmap per downstream set: test score (%) of every pair, singles on the diagonal.
 
     Args:
         matrices: Per downstream set, a square table indexed by model names.
         title: The figure's title.
+        labels: Per downstream set, its colour bar's label (default "test accuracy (%)";
+            e.g. "test 11-point mAP (%)" for a multi-label set).
 
     Returns:
         The figure.
@@ -29,7 +32,7 @@ def pair_accuracy_heatmaps(matrices: dict[str, pd.DataFrame], title: str) -> Fig
                              figsize=(5.5 * len(matrices), 5.0 if size <= 12 else 6.5))
     for ax, (name, matrix) in zip(axes[0], matrices.items()):
         sns.heatmap(matrix, annot=size <= 12, fmt=".1f", cmap="viridis", square=True, ax=ax,
-                    cbar_kws={"shrink": 0.7, "label": "test accuracy (%)"},
+                    cbar_kws={"shrink": 0.7, "label": (labels or {}).get(name, "test accuracy (%)")},
                     annot_kws={"fontsize": 7})
         ax.tick_params(labelsize=7)
         ax.set_title(name, fontsize=10)
@@ -37,13 +40,14 @@ def pair_accuracy_heatmaps(matrices: dict[str, pd.DataFrame], title: str) -> Fig
     return fig
 
 
-def upstream_vs_downstream(table: pd.DataFrame, title: str) -> Figure:
-    """Downstream against upstream test accuracy of each model, one panel per downstream set.
+def upstream_vs_downstream(table: pd.DataFrame, title: str, labels: dict[str, str] | None = None) -> Figure:
+    """Downstream against upstream test score of each model, one panel per downstream set.
 
     Args:
         table: One row per (model, set) with columns ``set``, ``model``, ``group``,
-            ``upstream`` and ``downstream`` (accuracies in %).
+            ``upstream`` and ``downstream`` (scores in %).
         title: The figure's title.
+        labels: Per downstream set, its y axis label (default "downstream test accuracy (%)").
 
     Returns:
         The figure.
@@ -65,7 +69,7 @@ def upstream_vs_downstream(table: pd.DataFrame, title: str) -> Figure:
         ax.annotate(best["model"], (best["upstream"], best["downstream"]), fontsize=8,
                     xytext=(4, 4), textcoords="offset points")
         ax.set(title=name, xlabel="upstream test accuracy (%)",
-               ylabel="downstream test accuracy (%)")
+               ylabel=(labels or {}).get(name, "downstream test accuracy (%)"))
         ax.grid(alpha=0.3)
     fig.legend(handles=group_legend(groups), loc="outside lower center", ncol=len(groups),
                fontsize=8, frameon=False)
