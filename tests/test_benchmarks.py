@@ -60,3 +60,45 @@ def test_scale_small(tmp_path):
         assert 0 < command["peak_gb"] <= results["target_peak_gb"] and command["seconds"] > 0
     assert 0.6 < measured["accuracy_range"][0] <= measured["accuracy_range"][1] < 0.95
     assert not list((tmp_path / "stores").iterdir())  # the store is deleted without --keep
+
+
+
+@pytest.mark.skipif(not (BENCHMARKS.parent / "runs" / "fashion_mnist_ci" / "manifest.json").is_file(),
+                    reason="needs the CI store")
+def test_course_times_measures_one_chapter(tmp_path, monkeypatch):
+    """One chapter (the zoo) with the course profile on the CI store, and the table the pages show of it."""
+    import os
+    import time
+
+    import nbformat
+    import yaml
+
+    from norep.book.appendix import course_note, course_table
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.chdir(tmp_path)  # relative --json and --notebooks are read from here
+    course_times = __import__("course_times")
+    store = str(BENCHMARKS.parent / "runs" / "fashion_mnist_ci")
+    start = time.perf_counter()
+    results = course_times.main(["--store", store, "--chapters", "zoo", "--json", "course.json",
+                                 "--notebooks", "executed"])
+    elapsed = time.perf_counter() - start
+    assert json.loads((tmp_path / "course.json").read_text()) == results
+    (measured,) = results["chapters"].values()
+    assert measured["ok"] and measured["error"] is None
+    # papermill's own clock runs inside the measured process: it cannot exceed the wall time.
+    notebook = nbformat.read(tmp_path / "executed" / "zoo.ipynb", as_version=4)
+    assert 0 < notebook.metadata["papermill"]["duration"] <= measured["seconds"] <= elapsed
+    assert 0 < measured["cpu_seconds"] <= measured["seconds"] * os.cpu_count()
+    course = yaml.safe_load((BENCHMARKS.parent / "params" / "course.yaml").read_text())
+    ran_with = notebook.metadata["papermill"]["parameters"]
+    assert ran_with["store"] == store and ran_with["n_bootstrap"] == course["n_bootstrap"]
+    assert measured["load_average_1min_before"] >= 0 and measured["load_average_1min_after"] >= 0
+    row = course_table(results).loc["zoo"]
+    assert row["wall (s)"] == measured["seconds"] and row["CPU (s)"] == measured["cpu_seconds"]
+    assert row["under 60 s?"] == ("yes" if measured["seconds"] < 60 else "no")
+    assert f"{int(measured['seconds'] < 60)} of 1 chapters" in course_note(results).data
+    with pytest.raises(SystemExit):  # a store without a manifest is refused before anything runs
+        course_times.main(["--store", str(tmp_path), "--chapters", "zoo"])
+    with pytest.raises(SystemExit):
+        course_times.main(["--store", store, "--chapters", "no_such_chapter"])

@@ -22,6 +22,7 @@ from conftest import make_synthetic_store
 from notebook_checks import assert_no_error_or_stderr, output_text
 
 from norep.book import build as book
+from norep.book import install
 from norep.errors import NorepError
 
 pytestmark = pytest.mark.notebooks
@@ -131,6 +132,33 @@ def test_pages_show_their_parameters_once(built, profile):
     assert f"store = {values['store']!r}".replace("'", '"') in parameters.source
     page = (built / "book" / "chapters" / "zoo.html").read_text()
     assert "tag_injected-parameters" not in page and page.count("tag_parameters") == 1
+    url = install.repository_url(ROOT)
+    for page in book.book_pages(ROOT):
+        if page.is_notebook:  # the chapters' downloads install norep; the appendix pages have no such cell
+            cells = nbformat.read(built.parent / "stage" / f"{page.docname}.ipynb", as_version=4).cells
+            first = next(cell for cell in cells if cell.cell_type == "code")
+            is_install = first.source == install.install_source(url)
+            assert is_install == page.docname.startswith(book.CHAPTER_DIR), page.docname
+
+
+def test_staged_chapter_starts_with_the_install_cell_and_still_executes(profile, tmp_path, monkeypatch):
+    """The page's download: the install cell first; run again in the repository, the cell does nothing."""
+    import papermill
+
+    monkeypatch.chdir(ROOT)
+    executed = book.run_chapter("zoo", tmp_path / "zoo.ipynb", profile=profile, parameters=[["n_bootstrap", "20"]])
+    url = install.repository_url(ROOT)
+    staged = nbformat.reads(book._staged_notebook(executed, url).decode(), as_version=4)
+    code = [cell for cell in staged.cells if cell.cell_type == "code"]
+    assert install.INSTALL_TAG in code[0].metadata["tags"] and code[0].source == install.install_source(url)
+    assert "parameters" in code[1].metadata["tags"]
+    assert not any(install.INSTALL_TAG in cell.metadata.get("tags", []) for cell in code[1:])
+    rerun = papermill.execute_notebook(staged, str(tmp_path / "download.ipynb"), kernel_name="python3",
+                                       progress_bar=False, cwd=str(ROOT),
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    assert_no_error_or_stderr(rerun)
+    assert not rerun.cells[staged.cells.index(code[0])].outputs
+    assert output_text(rerun) == output_text(nbformat.read(executed, as_version=4))
 
 
 def plain_papermill(chapter: Path, output: Path, cwd: Path, *arguments: str) -> subprocess.CompletedProcess:

@@ -8,6 +8,7 @@ import jupytext
 import pytest
 
 from norep.book.build import book_pages
+from norep.book.install import INSTALL_BODY, INSTALL_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = [page for page in book_pages(ROOT) if page.is_notebook]
@@ -35,10 +36,16 @@ def test_set_up_is_collapsed_and_kernel_declared(page):
     notebook = jupytext.read(page.source)
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    if page.docname.startswith("book/chapters/"):  # first the install cell (norep.book.student)
-        assert "install" in code.pop(0).metadata.get("tags", []), "a chapter's first code cell installs norep"
     assert "parameters" in code[0].metadata.get("tags", [])
     assert "hide-input" in code[1].metadata.get("tags", []), "the set-up cell after the parameters"
+
+
+@pytest.mark.parametrize("page", NOTEBOOKS, ids=lambda page: page.source.stem)
+def test_sources_carry_no_install_cell(page):
+    """The install cell is inserted where notebooks leave the repository (norep.book.install)."""
+    notebook = jupytext.read(page.source)
+    assert not [cell for cell in notebook.cells if INSTALL_TAG in cell.metadata.get("tags", [])]
+    assert INSTALL_BODY.splitlines()[0] not in page.source.read_text()
 
 
 @pytest.mark.parametrize("page", [p for p in NOTEBOOKS if p.docname.startswith("book/chapters/")],

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from notebook_checks import assert_no_error_or_stderr
 
-from norep.book import student
-from norep.book.build import book_pages, read_notebook
+from norep.book import install, student
+from norep.book.build import read_notebook
 from norep.cli import main
 from norep.errors import NorepError
 
@@ -59,6 +59,14 @@ def test_student_notebook_replaces_each_solution_by_one_answer_cell():
     assert all("secret_answer" not in source for source in sources)
 
 
+def test_student_notebook_starts_with_the_install_cell_of_the_url():
+    url = "https://example.org/fork/norep"
+    made = student.student_notebook(hand_notebook(), url)
+    assert install.INSTALL_TAG in made.cells[0].metadata["tags"]
+    assert made.cells[0].source == install.install_source(url) and url in made.cells[0].source
+    assert [c.source for c in made.cells[1:]] == [c.source for c in student.student_notebook(hand_notebook()).cells]
+
+
 @pytest.mark.parametrize("name", CORE)
 def test_core_chapters_have_exercises_each_with_a_folded_solution(name):
     notebook = chapter(name)
@@ -72,19 +80,6 @@ def test_core_chapters_have_exercises_each_with_a_folded_solution(name):
     assert exercises and exercises[0] < student.first_exercise(notebook), "the exercises close the chapter"
 
 
-def install_cells():
-    pages = [p for p in book_pages(ROOT) if p.is_notebook and p.docname.startswith("book/chapters/")]
-    return {p.source.stem: read_notebook(p.source).cells for p in pages}
-
-
-def test_every_chapter_starts_with_the_same_install_cell():
-    cells = install_cells()
-    first_code = {name: next(c for c in found if c.cell_type == "code") for name, found in cells.items()}
-    assert all(student.INSTALL_TAG in c.metadata["tags"] for c in first_code.values())
-    assert len({c.source for c in first_code.values()}) == 1, "one install cell, the same in every chapter"
-    assert next(iter(first_code.values())).source.count(student.REPOSITORY_LINE) == 1
-
-
 def run_install_cell(source: str, cwd: Path, monkeypatch) -> list[list[str]]:
     """Execute an install cell in ``cwd`` with subprocess.run and os.chdir recorded, not run."""
     calls = []
@@ -96,16 +91,13 @@ def run_install_cell(source: str, cwd: Path, monkeypatch) -> list[list[str]]:
 
 
 def test_install_cell_is_a_no_op_inside_the_repository(monkeypatch):
-    cell = next(c for c in chapter("zoo").cells if c.cell_type == "code")
-    assert run_install_cell(cell.source, ROOT / "book" / "chapters", monkeypatch) == []
+    source = install.install_source(install.repository_url(ROOT))
+    assert run_install_cell(source, ROOT / "book" / "chapters", monkeypatch) == []
 
 
 def test_install_cell_installs_outside_the_repository(tmp_path, monkeypatch):
-    cell = next(c for c in chapter("zoo").cells if c.cell_type == "code")
-    url = student.repository_url(ROOT)
-    filled = nbf.new_notebook(cells=[nbf.new_code_cell(cell.source, metadata=cell.metadata)])
-    student.fill_repository(filled, url)
-    calls = run_install_cell(filled.cells[0].source, tmp_path, monkeypatch)
+    url = install.repository_url(ROOT)
+    calls = run_install_cell(install.install_source(url), tmp_path, monkeypatch)
     assert calls[0][:2] == ["git", "clone"] and url in calls[0]
     assert ["chdir", "norep"] in calls
     assert ["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml", "--store", "runs/fashion_mnist_ci"] in calls
@@ -145,13 +137,14 @@ def test_student_notebooks_leak_no_solution(students, name):
 
 def test_student_notebooks_take_the_course_profile_and_the_repository(students):
     course = yaml.safe_load((ROOT / "params" / "course.yaml").read_text())
-    url = student.repository_url(ROOT)
+    url = install.repository_url(ROOT)
     for made in students.values():
         parameters = next(c for c in made.cells if "parameters" in c.metadata.get("tags", []))
         assert f"store = {course['store']!r}" in parameters.source
         assert f"n_bootstrap = {course['n_bootstrap']!r}" in parameters.source
-        install = next(c for c in made.cells if c.cell_type == "code")
-        assert f"repository = {url!r}" in install.source
+        first = next(c for c in made.cells if c.cell_type == "code")
+        assert install.INSTALL_TAG in first.metadata["tags"] and first.source == install.install_source(url)
+        assert f"repository = {url!r}" in first.source
         assert all(not c.get("outputs") for c in made.cells if c.cell_type == "code")
 
 

@@ -41,27 +41,13 @@
 # A store without a calibration split gets T = 1 for every model (said below when it
 # happens); models with only top-1 answers cannot be ensembled and are left out.
 
-# %% tags=["install", "hide-cell"]
-# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
-# it, moves into its folder and trains the course store (the small CI zoo, about 3
-# minutes on two cores); inside the repository it does nothing.
-import os, subprocess, sys  # noqa: E401
-from pathlib import Path
-repository = None  # the book's repository; copies for students get _config.yml's URL
-if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
-    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
-    os.chdir("norep")
-    subprocess.run(["norep", "data", "download"], check=True)
-    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
-                    "--store", "runs/fashion_mnist_ci"], check=True)
-
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 base = "cnn-seed0"  # the model every pair of Fig 2 is formed with
 band = 0.01  # half-width of the accuracy band around the base (fraction)
 seed = 0  # seed of the bootstrap
 n_bootstrap = 1000  # bootstrap samples for every interval
+device = "cpu"  # where temperatures are fitted and pairs decided: "cpu", "cuda", "auto"
 
 # %% tags=["hide-input"]
 import pandas as pd
@@ -94,7 +80,7 @@ members.intro()
 # per-pair ones.
 
 # %%
-pairs = base_ensembles(members, n_bootstrap, seed)
+pairs = base_ensembles(members, n_bootstrap, seed, device=device)
 pairs.shown()
 
 # %% [markdown]

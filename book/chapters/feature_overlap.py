@@ -19,21 +19,6 @@
 # (linear CKA, debiased CKA, mutual k-NN alignment) and asks whether it is ordered by
 # divergence like error inconsistency, and whether it predicts ensemble gains.
 
-# %% tags=["install", "hide-cell"]
-# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
-# it, moves into its folder and trains the course store (the small CI zoo, about 3
-# minutes on two cores); inside the repository it does nothing.
-import os, subprocess, sys  # noqa: E401
-from pathlib import Path
-repository = None  # the book's repository; copies for students get _config.yml's URL
-if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
-    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
-    os.chdir("norep")
-    subprocess.run(["norep", "data", "download"], check=True)
-    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
-                    "--store", "runs/fashion_mnist_ci"], check=True)
-
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 base = "cnn-seed0"  # the model every pair is formed with

@@ -20,27 +20,13 @@
 # lacks: is a weak but **differently trained** model more useful than an equally weak
 # model trained **the same way** as the base (an accuracy control)?
 
-# %% tags=["install", "hide-cell"]
-# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
-# it, moves into its folder and trains the course store (the small CI zoo, about 3
-# minutes on two cores); inside the repository it does nothing.
-import os, subprocess, sys  # noqa: E401
-from pathlib import Path
-repository = None  # the book's repository; copies for students get _config.yml's URL
-if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
-    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
-    os.chdir("norep")
-    subprocess.run(["norep", "data", "download"], check=True)
-    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
-                    "--store", "runs/fashion_mnist_ci"], check=True)
-
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 base = "cnn-seed0"  # the model every pair is formed with
 band = 0.01  # half-width of the accuracy band (calibration accuracy, fraction)
 seed = 0  # seed of the bootstrap
 n_bootstrap = 1000  # bootstrap samples for every interval
+device = "cpu"  # where temperatures are fitted: "cpu", "cuda", "auto"
 n_anchors = 3  # greedy runs, one per anchor, from the strongest members
 max_size = 4  # the largest greedy ensemble, anchor included
 cap = None  # highest calibration accuracy of a candidate (fraction); None: base + band
@@ -57,7 +43,7 @@ from norep.book.plots.greedy import ensemble_gains, greedy_curves
 
 pd.set_option("display.max_colwidth", None)
 zoo = open_zoo(store, base, band)
-lz = la.low_accuracy_zoo(zoo)
+lz = la.low_accuracy_zoo(zoo, device)
 display(zoo.intro())
 lz.summary()
 

@@ -19,27 +19,13 @@
 # match within the band, with the accuracy controls (the base recipe stopped at a
 # lower accuracy) as the reference for what a mere gap in strength does.
 
-# %% tags=["install", "hide-cell"]
-# Outside the repository (Colab, a downloaded copy) this cell fetches norep, installs
-# it, moves into its folder and trains the course store (the small CI zoo, about 3
-# minutes on two cores); inside the repository it does nothing.
-import os, subprocess, sys  # noqa: E401
-from pathlib import Path
-repository = None  # the book's repository; copies for students get _config.yml's URL
-if not any((p / "_toc.yml").is_file() for p in (Path.cwd(), *Path.cwd().parents)):
-    subprocess.run(["git", "clone", "-q", "--depth=1", repository, "norep"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "norep/"], check=True)
-    os.chdir("norep")
-    subprocess.run(["norep", "data", "download"], check=True)
-    subprocess.run(["norep", "zoo", "train", "zoos/fashion_mnist_ci.yaml",
-                    "--store", "runs/fashion_mnist_ci"], check=True)
-
 # %% tags=["parameters"]
 store = "runs/fashion_mnist"  # prediction store, relative to the book's folder
 base = "cnn-seed0"  # the model every pair is formed with
 band = 0.01  # half-width of the accuracy band (calibration accuracy, fraction)
 seed = 0  # seed of the bootstrap
 n_bootstrap = 1000  # bootstrap samples for every interval
+device = "cpu"  # where temperatures are fitted: "cpu", "cuda", "auto"
 reinit_partner = None  # partner of the Reinit example pair; None: by the rule below
 architecture_partner = None  # partner of the Architecture example pair; None: by rule
 divergent_partner = None  # a Dataset or Framework partner; None: by the rule
@@ -92,7 +78,7 @@ zoo.intro()
 # the larger source of variation when a category has a handful of models.
 
 # %%
-angles = chapter.pair_thetas(zoo, temperature_scaling)
+angles = chapter.pair_thetas(zoo, temperature_scaling, device=device)
 shares = chapter.confident_right_shares(zoo, partners, angles, n_bootstrap, seed)
 angles.note(zoo)
 

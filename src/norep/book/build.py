@@ -10,7 +10,8 @@ names its path ``store``.
 skipping a notebook whose cache key (its source, its parameters, every file of this
 package, and the manifest of its store) is unchanged; stages a copy of the book with
 the executed notebooks in ``<output>/stage`` (each shows the parameters it ran with
-once: :func:`show_parameters_once`); turns its ``_config.yml`` into a
+once: :func:`show_parameters_once`; a chapter starts with the install cell of
+:mod:`norep.book.install`, for its download); turns its ``_config.yml`` into a
 ``conf.py`` with ``jupyter-book config sphinx`` and builds it with ``sphinx-build -W
 --keep-going`` (every warning an error) into ``<output>/html``; and checks the HTML
 with :func:`check_build`.
@@ -35,6 +36,7 @@ from typing import Callable
 
 import yaml
 
+from norep.book.install import add_install_cell, repository_url
 from norep.book.mathjax import find_mathjax
 from norep.errors import NorepError
 from norep.runtime import resolve_jobs
@@ -500,10 +502,9 @@ def _stage(root: Path, executed: dict[str, Path], output: Path) -> Path:
     for path in (root / "book").rglob("*"):
         if path.is_file() and path.suffix != ".py" and "__pycache__" not in path.parts:
             files[path.relative_to(root).as_posix()] = path.read_bytes()
-    from norep.book.student import repository_url  # student builds on this module
-
     url = repository_url(root)
-    files.update({f"{docname}.ipynb": _staged_notebook(path, url) for docname, path in executed.items()})
+    files.update({f"{docname}.ipynb": _staged_notebook(path, url if docname.startswith(CHAPTER_DIR) else None)
+                  for docname, path in executed.items()})
     stage = output / "stage"
     _mirror(files, stage, keep={"conf.py"})
     _record_executions(stage, list(executed), output / "jupyter_cache")
@@ -513,15 +514,13 @@ def _stage(root: Path, executed: dict[str, Path], output: Path) -> Path:
 
 
 def _staged_notebook(path: Path, url: str | None) -> bytes:
-    """Return an executed notebook as the book shows it: parameters once, and the
-    repository's URL in its install cell (the page's download runs anywhere)."""
+    """Return an executed notebook as the book shows it: parameters once, and (for a chapter,
+    with ``url`` set) the install cell cloning ``url``, so that the page's download runs anywhere."""
     import nbformat
-
-    from norep.book.student import fill_repository
 
     notebook = nbformat.read(path, as_version=4)
     show_parameters_once(notebook)
-    fill_repository(notebook, url)
+    add_install_cell(notebook, url)
     return nbformat.writes(notebook).encode()
 
 

@@ -1,4 +1,4 @@
-"""Student notebooks: the chapters without their solutions, and the install cell.
+"""Student notebooks: the chapters without their solutions, with the install cell.
 
 **One source of truth.** Exercises and their solutions live in the chapters themselves
 (jupytext ``.py`` files). The convention that marks a solution is the directive of
@@ -16,12 +16,8 @@ code cell tagged ``answer``; :func:`write_student_notebooks` (``norep book stude
 OUT``) writes every chapter that way, with the parameter values of a profile (by
 default ``params/course.yaml``) in its parameters cell.
 
-**The install cell.** Every chapter's first code cell (tagged ``install``) fetches,
-installs and prepares norep when the notebook runs outside the repository (Colab, a
-downloaded copy), and does nothing inside it. It names the repository on one line,
-``repository = None`` in the sources; :func:`fill_repository` writes the URL of
-``_config.yml``'s ``repository.url`` there, in the student notebooks and in the book's
-downloadable copies, so that one setting drives the launch buttons and the install.
+Each student notebook starts with the install cell of :mod:`norep.book.install`
+(the chapter sources do not carry it), cloning ``_config.yml``'s ``repository.url``.
 """
 
 from __future__ import annotations
@@ -29,8 +25,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-
-import yaml
 
 from norep.book.build import (
     CHAPTER_DIR,
@@ -42,16 +36,13 @@ from norep.book.build import (
     read_notebook,
     show_parameters_once,
 )
+from norep.book.install import add_install_cell, repository_url
 from norep.errors import NorepError
 
-INSTALL_TAG = "install"
-"""The tag of a chapter's first code cell, which installs norep outside the repository."""
 ANSWER_TAG = "answer"
 """The tag of the empty code cell a student notebook has in place of a solution."""
 COURSE_PROFILE = "course"
 """The profile student notebooks take their parameter values from by default."""
-REPOSITORY_LINE = "repository = None"
-"""The line of the install cell that :func:`fill_repository` replaces."""
 ANSWER_SOURCE = "# Your answer here."
 """The source of that cell."""
 
@@ -106,26 +97,6 @@ def first_exercise(notebook) -> int | None:
     return next((i for i, cell in enumerate(notebook.cells) if "exercise" in directives(cell)), None)
 
 
-def fill_repository(notebook, url: str | None) -> None:
-    """Write the repository URL into the notebook's install cell (in place).
-
-    Args:
-        notebook: An ``nbformat`` notebook; one without an install cell is left as it is.
-        url: The repository's public URL; None leaves the cell unchanged.
-    """
-    if not url:
-        return
-    for cell in notebook.cells:
-        if INSTALL_TAG in cell.metadata.get("tags", []):
-            cell.source = cell.source.replace(REPOSITORY_LINE, f"repository = {url!r}", 1)
-
-
-def repository_url(root: Path) -> str | None:
-    """The ``repository.url`` of the book's ``_config.yml`` (None when unset)."""
-    config = yaml.safe_load((root / "_config.yml").read_text()) or {}
-    return (config.get("repository") or {}).get("url")
-
-
 def set_parameters(notebook, values: dict) -> None:
     """Write parameter values into a notebook's ``parameters`` cell, comments kept (in place).
 
@@ -146,15 +117,17 @@ def set_parameters(notebook, values: dict) -> None:
 
 
 def student_notebook(notebook, url: str | None = None):
-    """Return a copy of a chapter for students: no solution cells, no outputs.
+    """Return a copy of a chapter for students: no solution cells, no outputs, the install cell.
 
     Args:
         notebook: The chapter (an ``nbformat`` notebook).
-        url: The repository URL for the install cell (:func:`fill_repository`).
+        url: The repository URL the install cell clones (None: no install cell, see
+            :func:`norep.book.install.add_install_cell`).
 
     Returns:
-        The new notebook: each solution replaced by one empty code cell tagged
-        :data:`ANSWER_TAG`, outputs and execution counts cleared.
+        The new notebook: the install cell before its first code cell, each solution
+        replaced by one empty code cell tagged :data:`ANSWER_TAG`, outputs and
+        execution counts cleared.
     """
     import copy
 
@@ -174,7 +147,7 @@ def student_notebook(notebook, url: str | None = None):
     student.cells = cells
     student.metadata.pop("papermill", None)
     student.metadata.pop("norep", None)
-    fill_repository(student, url)
+    add_install_cell(student, url)
     return student
 
 
