@@ -67,7 +67,7 @@ def probabilities(store, model_id: str, t: float) -> np.ndarray:
 def test_parameters_cell():
     parameters = book.notebook_parameters(ROOT / "book" / "chapters" / "ensembles.py")
     assert parameters == {"store": "runs/fashion_mnist", "base": "cnn-seed0", "band": 0.01, "seed": 0,
-                          "n_bootstrap": 1000}
+                          "n_bootstrap": 1000, "device": "cpu"}
 
 
 def test_chapter_cells_are_short_and_narrow():

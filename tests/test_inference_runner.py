@@ -24,6 +24,7 @@ from inference_checks import (
 )
 from PIL import Image
 
+from norep.cli import main
 from norep.errors import NorepError
 from norep.producers.inference import load_catalog, parse_shard, predict_zoo, zoo_status
 from norep.producers.inference.batches import Forward
@@ -31,6 +32,7 @@ from norep.producers.inference.chunks import WORK, Chunks, rows_done
 from norep.producers.inference.models import Classifier
 from norep.producers.inference.runner import shard_entries
 from norep.store import Store
+from norep.store.store import float16_store_logits
 
 LABELS = imagenet_labels(24)
 RUN = {"device": "cpu", "batch_size": 4, "workers": 0, "chunk_size": 8, "progress": False}
@@ -93,6 +95,27 @@ def test_the_flat_layout_gives_the_same_store(zoo, reference, tmp_path):
     assert store.manifest["dataset"] == reference.manifest["dataset"]
     np.testing.assert_array_equal(store.logits("timm/test_resnet.r160_in1k"),
                                   reference.logits("timm/test_resnet.r160_in1k"))
+
+
+def test_dtype_float16_keeps_shifted_logits_and_a_store_keeps_its_dtype(zoo, reference, tmp_path, capsys):
+    root, data, catalog = zoo
+    model, store = "timm/test_resnet.r160_in1k", tmp_path / "half"
+    command = ["predict", str(catalog), "--data", str(data), "--store", str(store), "--device", "cpu",
+               "--batch-size", "4", "--workers", "0", "--models", model]
+    assert main([*command, "--dtype", "float16"]) == 0
+    half = Store(store)
+    assert half.logits_dtype == "float16" and half.logits(model).dtype == np.float32
+    np.testing.assert_array_equal(half.logits(model), float16_store_logits(reference.logits(model)))
+    np.testing.assert_array_equal(half.array(model, "embeddings"), reference.array(model, "embeddings"))
+    capsys.readouterr()
+    assert main([*command, "--dtype", "float32"]) == 2
+    assert capsys.readouterr().err.strip().endswith("stores logits as float16, not float32; "
+                                                    "use another --store or the same --dtype")
+    assert main(command) == 0 and Store(store).logits_dtype == "float16"  # without --dtype: the store's own
+    assert main([*command, "--store", str(tmp_path / "full")]) == 0  # a new store: float32, as given
+    np.testing.assert_array_equal(Store(tmp_path / "full").logits(model), reference.logits(model))
+    with pytest.raises(SystemExit):
+        main([*command, "--dtype", "float64"])
 
 
 def test_shards_take_every_nth_model_and_read_slurm_arrays(zoo, monkeypatch):

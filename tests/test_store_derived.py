@@ -19,6 +19,8 @@ from norep.analysis.calibration import fit_temperature
 from norep.book.views import fit_temperatures
 from norep.errors import NorepError
 from norep.store import Scores, Store, read_outcomes, read_scores, scaled_scores, softmax, top1
+from norep.store import store as store_module
+from norep.store.store import EXACT_TOP, TOP_LOGITS, float16_store_logits, with_exact_top
 
 N_EXAMPLES, N_CLASSES = 530, 37  # odd sizes: blocks end mid-array
 
@@ -154,16 +156,56 @@ def test_float16_stores_keep_half_precision_logits_and_ensemble_them_exactly(tmp
     store = make_store(tmp_path / "s", logits, labels, logits_dtype="float16")
     assert store.logits_dtype == "float16" and Store(store.path).logits_dtype == "float16"
     for model_id, values in logits.items():
-        assert store.array(model_id, "logits").dtype == np.float16
-        assert np.array_equal(store.logits(model_id), values.astype(np.float16))
+        stored = store.array(model_id, "logits")
+        assert stored.half.dtype == np.float16 and stored.dtype == np.float32
+        shifted = values.astype(np.float64) - values.max(axis=1, keepdims=True)  # each row minus its maximum
+        assert np.array_equal(stored.half, shifted.astype(np.float16))
+        expected = shifted.astype(np.float16).astype(np.float32)
+        for row, top in enumerate(np.argsort(-values, axis=1)[:, :EXACT_TOP]):
+            expected[row, top] = shifted[row, top]  # the top classes exact
+        assert np.array_equal(store.logits(model_id), expected)
     scores, dense = read_scores(store, store.model_ids, "test"), dense_scores(store, "test", {})
     assert np.array_equal(pairwise_ensembles(scores, store.labels("test")).accuracy,
                           pairwise_ensembles(dense, store.labels("test")).accuracy)
+    store.add_model("offset", {}, {"logits": np.full((N_EXAMPLES, N_CLASSES), 1e5, np.float32)})  # rows of 0
+    assert not np.asarray(store.logits("offset")).any()
+    wide = np.zeros((N_EXAMPLES, N_CLASSES), np.float32)
+    wide[:, 1] = 1e5
     with pytest.raises(NorepError, match="float16's range"):
-        store.add_model("huge", {}, {"logits": np.full((N_EXAMPLES, N_CLASSES), 1e5, np.float32)})
+        store.add_model("huge", {}, {"logits": wide})
     with pytest.raises(NorepError, match="stores logits as float16, not float32"):
         make_store(tmp_path / "s", logits, labels, logits_dtype="float32")
     assert make_store(tmp_path / "t", logits, labels).array("m0", "logits").dtype == np.float32  # default: as given
+
+
+def test_every_read_of_a_float16_store_equals_its_whole_overlaid_logits(tmp_path, small_blocks, monkeypatch):
+    """Blocks, rows through the map, scattered rows by offset, splits, top-1 and ensembles:
+    all read the float16 logits with each row's top classes exact, as one whole read does."""
+    monkeypatch.setattr(store_module, "_BLOCK_VALUES", N_CLASSES * 19)
+    logits, labels = zoo_logits(9, 3)
+    store = make_store(tmp_path / "s", logits, labels, logits_dtype="float16")
+    test_rows = store.rows("test")
+    for model_id, values in logits.items():
+        folder = store.path / "models" / model_id
+        whole = with_exact_top(np.load(folder / "logits.npy"), np.load(folder / f"{TOP_LOGITS}.npy"))
+        assert np.array_equal(whole, float16_store_logits(values))
+        stored = Store(store.path).logits(model_id)
+        assert np.array_equal(np.asarray(stored), whole) and np.asarray(stored, np.float64).dtype == np.float64
+        assert np.array_equal(stored[5], whole[5]) and np.array_equal(stored[40:77], whole[40:77])
+        assert np.array_equal(store.logits(model_id, "test"), whole[test_rows])
+        expected = whole[test_rows].argmax(axis=1), softmax(whole[test_rows], 0.7, np.float64).max(axis=1)
+        for got, want in zip(top1(store, model_id, "test", 0.7), expected):
+            assert np.array_equal(got, want)
+    temperatures = {"m0": 0.5, "m2": 2.0}
+    scores = read_scores(store, store.model_ids, "test", temperatures)
+    dense = np.stack([scaled_scores(float16_store_logits(logits[m])[test_rows], temperatures.get(m, 1.0))
+                      for m in store.model_ids])
+    assert np.array_equal(np.asarray(scores), dense)
+    examples = np.array([7, 0, 151, 7])  # few: read by offset
+    assert np.array_equal(scores.member(1, examples), dense[1, examples])
+    assert np.array_equal(np.concatenate([block for _, block in scores.blocks(2)]), dense[2])
+    np.testing.assert_array_equal(pairwise_ensembles(scores, store.labels("test")).accuracy,
+                                  pairwise_ensembles(dense, store.labels("test")).accuracy)
 
 
 def decisions(scores, labels, k: int) -> tuple:

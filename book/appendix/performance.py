@@ -74,11 +74,16 @@ probe_features = 256  # D of the probe benchmark (full size: 512)
 probe_classes = 10  # K of the probe benchmark (full size: 10)
 inference_images = 128  # generated images of the inference benchmark
 scale_results = "benchmarks/results/scale.json"  # saved results of benchmarks/scale.py
+course_results = "benchmarks/results/course.json"  # of benchmarks/course_times.py
 
 # %% tags=["hide-input"]
 from norep.book.appendix import (
     benchmark_notes,
     benchmark_table,
+    course_note,
+    course_table,
+    float16_note,
+    float16_table,
     load_results,
     probe_table,
     run_benchmark,
@@ -118,28 +123,21 @@ benchmark_notes(pairs, ensembles)
 # ## The linear probe
 #
 # The probe and scikit-learn minimize the same objective (scikit-learn's `C` is
-# $1 / (M \lambda)$) and stop by the same rule (no gradient entry above $10^{-4}$), both
-# in float32. Where the time goes: each evaluation of the loss reads the M x D features
-# twice (the logits, then the weights' gradient), two matrix products with only K
-# columns that are bound by memory, in both fits alike; on small probes torch's
-# per-call overhead and autograd added more. The probe's L-BFGS is therefore written
-# for this objective: the standardization is folded into the weights (no standardized
-# copy of the features), the gradient is written out (no autograd), the line search
-# moves along cached logits (an iteration reads the features exactly twice, however
-# many steps it tries, where torch's L-BFGS paid two more reads per extra step), its
-# memory products use the compact form (a few matrix-vector products instead of the
-# two-loop recursion), and `select_probe` starts its refit from the chosen fit. At the
-# full size this makes the probe about as fast as scikit-learn, not 3 times faster:
-# both need about the same number of iterations (the probe 19, scikit-learn 17) at
-# the same cost each, and no start tried cut the work by 3 at the same objective (a
-# linear-discriminant start: 13 evaluations instead of 23, but an objective 15% above
-# scikit-learn's at the stop; a 10% subsample fitted first: the work of 12 full
-# evaluations, the objective 4% above). Measured at the full size
-# on two shared cores (load average 4), one thread each: probe 2.73 s, scikit-learn
-# 2.88 s (1.1x; before this rewrite 0.7x to 0.8x), accuracies 98.60% and 98.67%,
-# objectives 0.004982 and 0.004973. Reaching 3x needs fewer passes over the features
-# than scikit-learn's L-BFGS makes (e.g. bfloat16 features, not fast on this CPU) or
-# a GPU (`device`).
+# $1 / (M \lambda)$) and stop by the same rule (no gradient entry above $10^{-4}$).
+# Where the time goes: each evaluation of the loss reads the M x D features twice (the
+# logits, then the weights' gradient), two matrix products with only K columns that are
+# bound by memory, in both fits alike. The probe's L-BFGS is written for this
+# objective: the standardization is folded into the weights (no standardized copy of
+# the features), the gradient is written out (no autograd), the line search moves along
+# cached logits (an iteration reads the features exactly twice, however many steps it
+# tries), its memory keeps more curvature pairs than scipy's default (fewer iterations
+# on the chapters' probes of trained embeddings, whose curvature is uneven) in the
+# compact form, and warm starts carry a fit to the next one. On the synthetic problem
+# below both fits converge in about as many iterations, so the ratio is that of the
+# cost of one pass over the features, which memory bounds for both; 3 times faster
+# would need fewer passes than L-BFGS makes (e.g. bfloat16 features, not fast on this
+# CPU) or a GPU (`device`). The table runs the benchmark at the page's size; the full
+# size is `python benchmarks/probe_speed.py`.
 
 # %%
 probe = run_benchmark(
@@ -185,3 +183,47 @@ scale_table(scale)
 
 # %%
 figure = scale_figure(scale)
+
+# %% [markdown]
+# ## float16 logits
+#
+# A float16 store (`norep predict --dtype float16`) about halves the disk and the
+# reading time of logits on ImageNet's 1,000 classes (on 10 classes it saves little).
+# It keeps each row minus its maximum: softmax, temperature scaling and the top-1
+# answer do not change when a constant is subtracted from a row, and the shift puts the
+# top class at exactly 0 and its close competitors near 0, where float16's steps are
+# smallest. Beside them it keeps each row's few largest logits exactly (float32, with
+# their classes) and reads back float32 logits with those classes exact: the decisions
+# of models and ensembles are made among the top classes. `benchmarks/float16_effect.py`
+# copies a store's models into a float32 and a float16 store and compares every number
+# the chapters compute from logits; the shifted float16 rows without the exact top
+# classes and a plain cast to float16 (no shift) show what each step buys. The limit
+# is 0.01 points of ensemble accuracy (one test example in 10,000). The numbers below
+# come from the saved run of the benchmark named in the next paragraph, not from this
+# page's execution.
+
+# %%
+float16_results = "benchmarks/results/float16.json"  # saved by float16_effect.py
+float16 = load_results(float16_results)
+float16_note(float16, float16_results)
+
+# %%
+float16_table(float16)
+
+# %% [markdown]
+# ## The course profile in class
+#
+# A class runs the chapters with the course profile (`params/course.yaml`: fewer
+# bootstrap resamples, one draw of dimensions per feature mix) from an existing store,
+# and each chapter should run in under a minute on a 2-core laptop CPU.
+# `benchmarks/course_times.py` runs every chapter that way, each in a fresh process
+# through `norep book run`, and records its wall time and its CPU time (user + system
+# of the process and its children, the steadier measure on a shared machine). Running
+# it takes several minutes on a quiet machine, so this page shows the saved results.
+
+# %%
+course = load_results(course_results)
+course_note(course)
+
+# %%
+course_table(course)

@@ -76,7 +76,7 @@ def _predict(args: argparse.Namespace) -> None:
         raise NorepError("norep predict needs --data FOLDER (the validation images)")
     options = dict(device=args.device, models=args.models, limit=args.limit, batch_size=args.batch_size,
                    workers=args.workers, skip_corrupt=args.skip_corrupt, labels=args.labels,
-                   class_list=args.classes, precision=args.precision)
+                   class_list=args.classes, precision=args.precision, logits_dtype=args.dtype)
     if args.submit:
         jobs = submit_slurm(args.spec, args.data, args.store, shards=args.shards, partition=args.partition,
                             gpus=args.gpus, cpus=args.cpus, time_minutes=args.time,
@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--workers", type=int, default=None, help="DataLoader workers")
     predict.add_argument("--precision", choices=["bf16", "fp16", "fp32"], default="bf16",
                          help="autocast precision on CUDA")
+    predict.add_argument("--dtype", choices=["float32", "float16"], default=None,
+                         help="how a new store keeps logits (default float32; float16: each row minus its "
+                              "maximum in float16, its top 3 exact, about half the disk at 1,000 "
+                              "classes); an existing store keeps its own")
     predict.add_argument("--labels", help="labels file of a flat folder (found beside it when omitted)")
     predict.add_argument("--classes", help="class list (one name per line) for a non-ImageNet folder")
     predict.add_argument("--skip-corrupt", action="store_true", help="skip and count unreadable images")

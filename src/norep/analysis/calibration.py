@@ -73,8 +73,9 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, device: str | None =
         logits: Calibration-split logits, shape (M, C).
         labels: Calibration-split labels, shape (M,).
         device: Where the NLL is evaluated: "cpu" (numpy, the default), "cuda" or
-            "auto" (a GPU when there is one). Both evaluate it in float64; the GPU's
-            exponentials may differ in the last bit, so T agrees to about 1e-9.
+            "auto" (a GPU when there is one); any other torch device (e.g. "cpu:0") runs
+            the torch path there. Both evaluate it in float64; the GPU's exponentials
+            may differ in the last bit, so T agrees to about 1e-9.
 
     Returns:
         T in [0.01, 100].

@@ -160,9 +160,10 @@ def pairwise_ensembles(scores: np.ndarray | Scores, labels: np.ndarray, k: int =
         k: Each member's ranked non-label classes are k + 1: larger k decides more
             cases without the dense fallback and holds more per model (N x M x (k + 1)).
         device: Where the pairs are decided: "cpu" (numpy, the default), "cuda", or
-            "auto" (a GPU when there is one). The same results on every device: the
-            scores and ranks are computed on the CPU, the decisions are exact
-            comparisons of float sums.
+            "auto" (a GPU when there is one); any other torch device (e.g. "cpu:0") runs
+            the torch path there. The same results on every device: the scores and
+            ranks are computed on the CPU, the decisions are exact comparisons of float
+            sums.
 
     Returns:
         The N x N matrices.

@@ -4,7 +4,10 @@
 :func:`device_table` and :func:`store_table`; ``book/appendix/performance.py`` runs
 the scripts of ``benchmarks/`` with :func:`run_benchmark` and shows
 :func:`benchmark_table`, :func:`benchmark_notes` and :func:`probe_table`, and the saved
-results of ``benchmarks/scale.py`` with :func:`scale_table` and :func:`scale_figure`.
+results of ``benchmarks/scale.py`` with :func:`scale_table` and :func:`scale_figure`,
+and of ``benchmarks/course_times.py`` with :func:`course_note` and :func:`course_table`
+(also on the instructor page), and of ``benchmarks/float16_effect.py`` with
+:func:`float16_note` and :func:`float16_table`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+from IPython.display import Markdown
 
 from norep.book.build import project_path
 from norep.errors import NorepError
@@ -272,3 +276,127 @@ def load_results(path: str) -> dict | None:
     """
     file = project_path(path)
     return json.loads(file.read_text()) if file.is_file() else None
+
+
+def float16_table(results: dict | None) -> pd.DataFrame | Markdown:
+    """Return how far float16 logits move each number the chapters compute from logits.
+
+    Args:
+        results: Results of ``benchmarks/float16_effect.py`` (e.g. read from
+            ``benchmarks/results/float16.json``); None when not measured yet.
+
+    Returns:
+        One row per number: its largest absolute difference from float32 (accuracies and
+        rates in points), or for decisions how many changed; one column per store and
+        rounding ("float16": the float16 store, each row minus its maximum with its top
+        classes exact; "shift only": without the exact top classes; "plain cast": float16
+        without the shift). Without results, a line saying so.
+
+    Example:
+        >>> compared = {"largest_difference": {"temperature": 1.5e-05}, "changed": {"top-1 predictions": [0, 40]}}
+        >>> results = {"stores": [{"store": "s", "roundings": {"float16": compared}}]}
+        >>> float16_table(results).loc["top-1 predictions changed", ("s", "float16")]
+        '0 of 40'
+    """
+    if results is None:
+        return Markdown("No measured float16 differences to show yet.")
+    columns = {}
+    for measured in results["stores"]:
+        for rounding, compared in measured["roundings"].items():
+            largest = {name: f"{value:.3g}" for name, value in compared["largest_difference"].items()}
+            changed = {f"{name} changed": f"{count:,} of {total:,}"
+                       for name, (count, total) in compared["changed"].items()}
+            columns[(measured["store"], rounding)] = pd.Series({**largest, **changed})
+    table = pd.DataFrame(columns)
+    table.columns.names = ["store", "logits"]
+    return table.rename_axis("largest absolute difference from float32")
+
+
+FLOAT16_ALTERNATIVES = {"shift only": "float16 without the exact top classes", "plain cast": "a plain cast"}
+"""What :func:`float16_note` calls the other roundings of ``benchmarks/float16_effect.py``."""
+
+
+def float16_note(results: dict | None, path: str) -> Markdown:
+    """Say, per store, how far float16 logits move an ensemble accuracy, against the limit.
+
+    Args:
+        results: Results of ``benchmarks/float16_effect.py``; None when not measured yet.
+        path: Where the results were saved (relative to the book's folder).
+
+    Returns:
+        One paragraph naming the command that measured the numbers.
+    """
+    if results is None:
+        return Markdown(f"The effect of float16 logits is not measured yet: run `python "
+                        f"benchmarks/float16_effect.py STORE --json {path}`.")
+    sentences = [f"These numbers come from a run of `{results['command']} --json {path}`, saved with the book."]
+    decisions = "ensemble decisions, calibrated"
+    for measured in results["stores"]:
+        kept = measured["roundings"]["float16"]
+        others = "; ".join(
+            f"{FLOAT16_ALTERNATIVES[name]} moves it by {compared['ensemble_accuracy_points']:.2f} points "
+            f"({compared['changed'][decisions][0]:,} decisions)"
+            for name, compared in measured["roundings"].items() if name != "float16")
+        sentences.append(
+            f"On `{measured['store']}` ({measured['models']} models, {measured['pairs']} pairs, "
+            f"{measured['test_examples']:,} test examples), a float16 store (each row's top "
+            f"{results['exact_top']} classes exact) moves an ensemble accuracy by at most "
+            f"{kept['ensemble_accuracy_points']:.2f} points ({kept['changed'][decisions][0]:,} of "
+            f"{kept['changed'][decisions][1]:,} ensemble decisions change): "
+            f"{'within' if kept['within_limit'] else 'beyond'} the limit of {results['limit_points']:g} points; "
+            f"{others}.")
+    return Markdown(" ".join(sentences))
+
+
+COURSE_COMMAND = "python benchmarks/course_times.py --json benchmarks/results/course.json"
+"""The command that measures the course profile's times (best run on an otherwise idle machine)."""
+
+
+def course_table(results: dict | None) -> pd.DataFrame | Markdown:
+    """Return the course profile's time per chapter, against the course target (under 60 s each).
+
+    Args:
+        results: Results of ``benchmarks/course_times.py`` (e.g. read from
+            ``benchmarks/results/course.json``); None when not measured yet.
+
+    Returns:
+        One row per chapter: wall time and CPU time (s), and whether the wall time is
+        under the target ("failed" for a chapter that did not run); without results, a
+        line saying so (:func:`course_note` names the command).
+
+    Example:
+        >>> results = {"target_seconds": 60.0, "chapters": {"low_accuracy": {
+        ...     "seconds": 41.5, "cpu_seconds": 30.2, "ok": True}}}
+        >>> course_table(results).loc["low accuracy", "under 60 s?"]
+        'yes'
+    """
+    if results is None:
+        return Markdown("No measured times to show yet.")
+    target = results["target_seconds"]
+    rows = [{"chapter": chapter.replace("_", " "), "wall (s)": measured["seconds"],
+             "CPU (s)": measured["cpu_seconds"],
+             f"under {target:g} s?": ("yes" if measured["seconds"] < target else "no") if measured["ok"] else "failed"}
+            for chapter, measured in results["chapters"].items()]
+    return pd.DataFrame(rows).set_index("chapter")
+
+
+def course_note(results: dict | None) -> Markdown:
+    """Say how the course profile's times were measured: the command, the store, the machine, its load.
+
+    Args:
+        results: Results of ``benchmarks/course_times.py``; None when not measured yet.
+
+    Returns:
+        One paragraph, ending with how many chapters met the target.
+    """
+    if results is None:
+        return Markdown(f"The course profile's times are not measured yet: run `{COURSE_COMMAND}`.")
+    chapters = results["chapters"].values()
+    loads = [m[key] for m in chapters for key in ("load_average_1min_before", "load_average_1min_after")]
+    met = sum(m["ok"] and m["seconds"] < results["target_seconds"] for m in chapters)
+    return Markdown(
+        f"Measured on {results['date']} with `{results['command']}`: each chapter in a fresh process with "
+        f"`norep book run CHAPTER --profile {results['profile']}` and the store `{results['store']}`, on "
+        f"{results['cpu_count']} CPU cores, load average (1 min) {min(loads):.1f} to {max(loads):.1f}. "
+        f"{met} of {len(chapters)} chapters ran in under {results['target_seconds']:g} s."
+    )

@@ -146,17 +146,18 @@ def fit_temperatures(store: Store, model_ids: list[str] | None = None,
         Temperature per model id (each fitted once and cached in the store, per kind of device).
     """
     labels = store.labels(split)
-    key = {"split": split} if device in (None, "cpu") else {"split": split, "device": resolve_device(device)}
+    resolved = "cpu" if device in (None, "cpu") else resolve_device(device)
+    key = {"split": split} if resolved == "cpu" else {"split": split, "device": resolved}
 
     def fit(model_id: str) -> dict[str, np.ndarray]:
-        return {"temperature": np.array(fit_temperature(store.logits(model_id, split), labels, device))}
+        return {"temperature": np.array(fit_temperature(store.logits(model_id, split), labels, resolved))}
 
     return {m: float(store.derived(m, "temperature", key, lambda m=m: fit(m))["temperature"])
             for m in (store.model_ids if model_ids is None else model_ids)}
 
 
 def calibration_table(store: Store, model_ids: list[str] | None = None, fit_split: str = "calibration",
-                      eval_split: str = "test", n_bins: int = 15) -> pd.DataFrame:
+                      eval_split: str = "test", n_bins: int = 15, device: str | None = "cpu") -> pd.DataFrame:
     """NLL and ECE on ``eval_split`` before and after temperature scaling, per model.
 
     Top-1-only models get their ECE before scaling (exact from their confidences) and
@@ -168,6 +169,7 @@ def calibration_table(store: Store, model_ids: list[str] | None = None, fit_spli
         fit_split: Split the temperatures are fitted on.
         eval_split: Split the numbers are reported on.
         n_bins: Bins of the ECE.
+        device: Where the temperatures are fitted (see :func:`fit_temperatures`).
 
     Returns:
         One row per model: model_id, temperature, nll_before, nll_after, ece_before,
@@ -181,8 +183,9 @@ def calibration_table(store: Store, model_ids: list[str] | None = None, fit_spli
         row = {"model_id": model_id, "ece_before": expected_calibration_error(
             confidences[answered], predictions[answered] == labels[answered], n_bins)}
         if store.has_array(model_id, "logits"):
-            temperature = fit_temperatures(store, [model_id], fit_split)[model_id]
-            scaled = store.derived(model_id, "calibration", {"fit": fit_split, "eval": eval_split, "bins": n_bins},
+            temperature = fit_temperatures(store, [model_id], fit_split, device)[model_id]
+            key = {"fit": fit_split, "eval": eval_split, "bins": n_bins, "temperature": temperature}
+            scaled = store.derived(model_id, "calibration", key,
                                    lambda: _scaled_calibration(store, model_id, eval_split, temperature, n_bins))
             row.update(temperature=temperature, **{name: float(value) for name, value in scaled.items()})
         rows.append(row)
@@ -227,7 +230,7 @@ def zoo_ensembles(store: Store, model_ids: list[str] | None = None, split: str =
 
 def greedy_ensemble(store: Store, anchor: str, candidates: list[str], max_size: int = 5,
                     select_split: str = "calibration", report_split: str = "test",
-                    rule: str = "probabilities") -> pd.DataFrame:
+                    rule: str = "probabilities", device: str | None = "cpu") -> pd.DataFrame:
     """Greedy ensemble of a store: temperatures and selection on ``select_split`` only.
 
     Candidates are added without replacement, one per step, until ``max_size`` members
@@ -241,6 +244,7 @@ def greedy_ensemble(store: Store, anchor: str, candidates: list[str], max_size: 
         select_split: Split for temperatures and selection (never the test split).
         report_split: Split each step is reported on.
         rule: One of :data:`RULES`.
+        device: Where the temperatures are fitted (see :func:`fit_temperatures`).
 
     Returns:
         One row per step: step (1 = anchor alone), model_id (the member added),
@@ -250,7 +254,7 @@ def greedy_ensemble(store: Store, anchor: str, candidates: list[str], max_size: 
         >>> greedy_ensemble(store, "bit-1k", low_accuracy_ids, max_size=4)   # doctest: +SKIP
     """
     model_ids = [anchor] + [c for c in candidates if c != anchor]
-    temperatures = fit_temperatures(store, model_ids, select_split)
+    temperatures = fit_temperatures(store, model_ids, select_split, device)
     members, select_accuracy = greedy_selection(
         read_scores(store, model_ids, select_split, temperatures, rule), store.labels(select_split),
         0, list(range(1, len(model_ids))), max_size)

@@ -17,7 +17,9 @@ classes is 20 GB of logits): logits are read one model and one block of examples
 time, and what every analysis needs of them (top-1 predictions and confidences, the
 top-1 of scaled scores) is computed once per model and cached in the store
 (:meth:`Store.derived`). Every derived number is computed by the same numpy operations,
-row by row, as on the whole array, so it is the same number.
+row by row, as on the whole array, so it is the same number. A float16 store's logits
+are read through :class:`norep.store.store.Float16Logits` on every path (blocks, rows
+through the map, scattered rows by offset): float32 with each row's top classes exact.
 
 Example:
     >>> outcomes = read_outcomes(Store("runs/fashion_mnist"), "test")   # doctest: +SKIP
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from norep.errors import NorepError
-from norep.store.store import Store
+from norep.store.store import Float16Logits, Store
 
 RULES = ("probabilities", "logits")
 """What a model contributes to an ensemble: temperature-scaled probabilities or logits."""
@@ -316,9 +318,12 @@ class Scores:
 
 class _RowFile:
     """Reads rows of a (verified) .npy array by offset, without mapping the file: the
-    pages a few scattered rows touch do not stay in the process's memory."""
+    pages a few scattered rows touch do not stay in the process's memory. A float16
+    store's rows get their exact top logits (:meth:`Float16Logits.overlay`)."""
 
-    def __init__(self, mapped: np.memmap):
+    def __init__(self, logits: np.memmap | Float16Logits):
+        self.logits = logits
+        mapped = logits.half if isinstance(logits, Float16Logits) else logits
         self.file = open(mapped.filename, "rb")  # noqa: SIM115 - kept open while the Scores lives
         self.offset, self.shape, self.dtype = mapped.offset, mapped.shape, mapped.dtype
         self.row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
@@ -329,7 +334,7 @@ class _RowFile:
         buffer, size = memoryview(out).cast("B"), self.row_bytes
         for position, row in enumerate(rows.tolist()):
             os.preadv(self.file.fileno(), [buffer[position * size:(position + 1) * size]], self.offset + row * size)
-        return out
+        return self.logits.overlay(out, rows) if isinstance(self.logits, Float16Logits) else out
 
 
 def read_scores(store: Store, model_ids: list[str], split: str | None = "test",

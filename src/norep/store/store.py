@@ -9,8 +9,11 @@ Layout of a store directory::
     models.parquet         one row per model: the metadata as one table, for readers
                            outside norep (norep reads the verified meta.json files)
     models/<id>/<name>.npy one row per example, aligned with examples.parquet:
-                           logits (N x C), embeddings (N x D), or, for models that
-                           only give a top-1 answer, predictions (N) and, where known, confidences (N)
+                           logits (N x C; in a float16 store each row minus its maximum,
+                           see :meth:`Store.add_model`), embeddings (N x D), or, for models that
+                           only give a top-1 answer, predictions (N) and, where known, confidences (N);
+                           in a float16 store also top_logits (N): each row's EXACT_TOP
+                           largest classes and their exact shifted logits (float32)
 
 Every write is atomic (temporary file or directory, then rename) and the manifest is
 the commit point, so a killed writer leaves either the old or the new store, and a model
@@ -30,11 +33,16 @@ modification time and is caught on the next open; :meth:`Store.verify` (``norep
 verify``) hashes every file regardless, and also catches a file rewritten in place with
 its old modification time restored.
 
+A float16 store reads back float32 logits: the float16 rows with each row's top
+classes set to their exact values (:class:`Float16Logits`, a block of rows at a time),
+so that the decisions of models and ensembles, which live among the top classes, are
+those of the float32 logits nearly always (see :data:`EXACT_TOP`).
+
 Small arrays derived from a model's logits (top-1 predictions and confidences, fitted
 temperatures, ranked classes for ensembles) are computed once and cached under
 ``derived/<id>/`` (:meth:`Store.derived`): each file is named by a hash of the model's
-logits checksum, the examples table's checksum and what was derived, so a replaced model
-or examples table never reads a stale one. They are not in the manifest: deleting
+logits checksum (and its top_logits' in a float16 store), the examples table's checksum
+and what was derived, so a replaced model or examples table never reads a stale one. They are not in the manifest: deleting
 ``derived/`` only costs their recomputation.
 """
 
@@ -49,7 +57,7 @@ import re
 import shutil
 import sys
 from importlib import metadata as importlib_metadata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -69,6 +77,22 @@ VERIFIED = ".verified.json"
 DERIVED = "derived"
 DERIVED_VERSION = 1  # raise when a derived array's definition changes
 LOCK = ".lock"
+_BLOCK_VALUES = 1 << 22  # logits converted at a time when writing or reading a float16 store
+EXACT_TOP = 3
+"""Classes per row whose logits a float16 store also keeps exactly (float32, in ``top_logits``).
+
+The smallest count that keeps every ensemble accuracy within 0.01 points (one test
+example in 10,000) of the float32 logits, measured by ``benchmarks/float16_effect.py``
+(calibrated pair-ensemble decisions): on runs/fashion_mnist (43 models, 903 pairs,
+10,000 test examples) the shifted float16 rows alone change 46 of 9,030,000 decisions
+and move an ensemble accuracy by 0.02 points; with the top 2 exact, 13 decisions and
+0.02 points; with the top 3 exact, 2 decisions and 0.01 points (on runs/fashion_mnist_ci,
+1 of 1,200,000 decisions, 0.01 points). Decisions are made among the top classes, so
+the same count serves 1,000 classes: float16 plus 3 float32 logits and 3 int16 classes
+per row are about half of float32's bytes (on 10 classes, 38 bytes of 40).
+"""
+TOP_LOGITS = "top_logits"
+"""The array of a float16 store's model with each row's exact top logits (see :func:`exact_top_logits`)."""
 VERSIONED_PACKAGES = ("norep", "numpy", "pandas", "pyarrow", "torch", "timm", "scikit-learn")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+@-]*$")
 
@@ -86,6 +110,155 @@ def _versions() -> dict[str, str]:
 def model_dirname(model_id: str) -> str:
     """Return the directory name of a model id (``/`` and ``:`` percent-encoded)."""
     return quote(model_id, safe="")
+
+
+def _shifted_blocks(logits: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
+    """Yield blocks of rows of logits minus each row's maximum, in float64 (exact for float32 logits)."""
+    step = max(1, _BLOCK_VALUES // max(1, int(np.prod(logits.shape[1:]))))
+    for start in range(0, len(logits), step):
+        rows = np.asarray(logits[start:start + step], dtype=np.float64)
+        yield slice(start, start + len(rows)), rows - rows.max(axis=1, keepdims=True)
+
+
+def half_precision_logits(logits: np.ndarray) -> np.ndarray:
+    """Return each row of logits minus its maximum, rounded once to float16.
+
+    Softmax, temperature scaling and the argmax are unchanged by a constant subtracted
+    from a row; the shifted rows put the top class at exactly 0 and its close
+    competitors near 0, where float16's steps are smallest (a plain cast of a logit near
+    20 rounds to steps of 1/64; a shifted competitor at -0.1 to steps of 1/16384). The
+    difference is taken in float64 (exact for float32 logits) a block of rows at a time.
+    A row spanning more than 65504 gets -inf.
+
+    Args:
+        logits: Shape (N, C).
+
+    Returns:
+        Shape (N, C), float16, every row's maximum 0.
+
+    Example:
+        >>> half_precision_logits(np.array([[20.1, 20.0, 3.0]], np.float32)).tolist()
+        [[0.0, -0.0999755859375, -17.09375]]
+    """
+    logits = np.asarray(logits)
+    half = np.empty(logits.shape, dtype=np.float16)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for block, shifted in _shifted_blocks(logits):
+            half[block] = shifted
+    return half
+
+
+def exact_top_logits(logits: np.ndarray, k: int = EXACT_TOP) -> np.ndarray:
+    """Return each row's ``k`` largest logits minus the row's maximum, in float32, and their classes.
+
+    What a float16 store keeps beside :func:`half_precision_logits` (as ``top_logits``):
+    the difference is taken in float64 and rounded once to float32 (exact whenever the
+    two logits are within a factor of 2 of each other, e.g. every logit of a row near 20).
+
+    Args:
+        logits: Shape (N, C).
+        k: Classes per row (at most C are kept).
+
+    Returns:
+        Shape (N,), a structured array: ``classes`` (int16, or int32 beyond 32,768
+        classes) and ``logits`` (float32), each of shape (min(k, C),), largest first.
+
+    Example:
+        >>> top = exact_top_logits(np.array([[20.1, 20.0, 3.0]], np.float32), k=2)
+        >>> top["classes"].tolist(), top["logits"].tolist()
+        ([[0, 1]], [[0.0, -0.10000038146972656]])
+    """
+    logits = np.asarray(logits)
+    k = min(k, logits.shape[1])
+    index = np.int16 if logits.shape[1] <= np.iinfo(np.int16).max + 1 else np.int32
+    top = np.empty(len(logits), dtype=[("classes", index, (k,)), ("logits", np.float32, (k,))])
+    for block, shifted in _shifted_blocks(logits):
+        classes = np.argpartition(-shifted, k - 1, axis=1)[:, :k]
+        values = np.take_along_axis(shifted, classes, axis=1)
+        order = np.argsort(-values, axis=1, kind="stable")
+        top["classes"][block] = np.take_along_axis(classes, order, axis=1)
+        top["logits"][block] = np.take_along_axis(values, order, axis=1)
+    return top
+
+
+def with_exact_top(half: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Return float16 logits as float32 with each row's top classes set to their exact logits.
+
+    Args:
+        half: Rows of a float16 store's logits, shape (n, C) (or one row, (C,)).
+        top: The same rows of its ``top_logits`` (:func:`exact_top_logits`), shape (n,).
+
+    Returns:
+        Shape of ``half``, float32 (a new array).
+
+    Example:
+        >>> logits = np.array([[20.1, 20.0, 3.0]], np.float32)
+        >>> with_exact_top(half_precision_logits(logits), exact_top_logits(logits, k=2)).tolist()
+        [[0.0, -0.10000038146972656, -17.09375]]
+    """
+    logits = np.asarray(half).astype(np.float32)
+    np.put_along_axis(logits, np.asarray(top["classes"], dtype=np.intp), top["logits"], axis=-1)
+    return logits
+
+
+def float16_store_logits(logits: np.ndarray) -> np.ndarray:
+    """Return what a float16 store reads back for these logits: :func:`with_exact_top` of what it keeps.
+
+    Args:
+        logits: Shape (N, C).
+
+    Returns:
+        Shape (N, C), float32: each row minus its maximum, rounded to float16 except at
+        its :data:`EXACT_TOP` largest classes.
+    """
+    return with_exact_top(half_precision_logits(logits), exact_top_logits(logits))
+
+
+class Float16Logits:
+    """A float16 store's logits of one model, read as float32 with each row's top classes exact.
+
+    Indexing by rows (an int, a slice or an index array; rows only) reads those rows of
+    the memory-mapped float16 array and of its ``top_logits`` and overlays them
+    (:func:`with_exact_top`); ``np.asarray`` reads the whole array a block of rows at a
+    time. Nothing is read before.
+
+    Attributes:
+        half: The stored float16 logits (memory-mapped), shape (N, C).
+        top: The stored top logits (:func:`exact_top_logits`), shape (N,).
+
+    Example:
+        >>> logits = store.array("resnet50", "logits")     # doctest: +SKIP
+        >>> logits[:100].dtype                              # doctest: +SKIP
+        dtype('float32')
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, half: np.ndarray, top: np.ndarray):
+        self.half, self.top = half, top
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(N, C)."""
+        return self.half.shape
+
+    def __len__(self) -> int:
+        return len(self.half)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return self.overlay(self.half[rows], rows)
+
+    def overlay(self, half_rows: np.ndarray, rows) -> np.ndarray:
+        """Return rows of the float16 logits, read elsewhere, with their top classes exact."""
+        return with_exact_top(half_rows, self.top[rows])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        logits = np.empty(self.shape, dtype=np.float32)
+        step = max(1, _BLOCK_VALUES // max(1, self.shape[1]))
+        for start in range(0, len(self), step):
+            logits[start:start + step] = self[start:start + step]
+        return logits if dtype is None else logits.astype(dtype)
 
 
 def check_model_id(model_id: str) -> str:
@@ -153,10 +326,11 @@ class Store:
             examples: One row per example with at least ``example_id``, ``label``
                 and ``split``; further columns are subdomains.
             fingerprint: A string identifying the exact data (e.g. a sha256).
-            logits_dtype: ``"float16"`` stores every model's logits in half precision
-                (half the disk and reading time; the analysis computes in float32 or
-                float64 from them); None or ``"float32"`` keeps them as given. Fixed
-                when the store is created.
+            logits_dtype: ``"float16"`` stores every model's logits in half precision,
+                each row shifted to its maximum, with each row's :data:`EXACT_TOP`
+                largest logits also kept exactly (see :meth:`add_model`; about half the
+                disk and reading time; reads give float32); None or ``"float32"``
+                keeps them as given. Fixed when the store is created.
 
         Returns:
             The opened store. Stale temporary files of killed writers are removed.
@@ -224,6 +398,18 @@ class Store:
     def add_model(self, model_id: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
         """Write one model's metadata and arrays, replacing an earlier version.
 
+        A float16 store keeps each row of logits minus its maximum
+        (:func:`half_precision_logits`): the top class at exactly 0, its close competitors
+        at small magnitudes where float16 is most precise. Beside them, as the array
+        ``top_logits`` (checksummed and verified like every array), it keeps each row's
+        :data:`EXACT_TOP` largest classes (int16) and their shifted logits in float32
+        (:func:`exact_top_logits`). :meth:`logits` returns the shifted rows as float32
+        with those classes exact (:class:`Float16Logits`). Every analysis of logits
+        (softmax, temperature scaling and its fit, top-1 predictions and confidences,
+        ensembles of probabilities or of scaled logits) is unchanged by a constant added
+        to a row, so only the rounding of the other classes differs from the float32
+        logits. A float32 store keeps logits as given.
+
         Args:
             model_id: Unique id of the model in this store.
             meta: JSON-serializable metadata (methodology, accuracy, source, ...).
@@ -232,10 +418,13 @@ class Store:
                 row per example of the store.
         """
         check_model_id(model_id)
-        if self.logits_dtype == "float16" and "logits" in arrays:
-            with np.errstate(over="ignore"):
-                arrays = {**arrays, "logits": np.asarray(arrays["logits"]).astype(np.float16)}
         self._check_arrays(model_id, arrays)
+        if self.logits_dtype == "float16" and "logits" in arrays:
+            arrays = {**arrays, "logits": half_precision_logits(arrays["logits"]),
+                      TOP_LOGITS: exact_top_logits(arrays["logits"])}
+            if not np.isfinite(arrays["logits"]).all():
+                raise NorepError(f"{model_id}: logits of a row span more than float16's range (65504); "
+                                 "store them in a float32 store (--dtype float32)")
         with _locked(self.path):
             self.manifest = json.loads((self.path / MANIFEST).read_text())
             self._add_model_locked(model_id, meta, arrays)
@@ -307,9 +496,6 @@ class Store:
                     f"{model_id}: {name} has {array.shape[0]} rows, the store has {n} examples"
                 )
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-                if name == "logits" and self.logits_dtype == "float16":
-                    raise NorepError(f"{model_id}: logits are NaN or beyond float16's range (65504); "
-                                     "store them in float32 (--dtype float32)")
                 raise NorepError(f"{model_id}: {name} contains NaN or infinite values")
         if "logits" in arrays and arrays["logits"].shape[1:] != (len(self.classes),):
             raise NorepError(
@@ -374,17 +560,24 @@ class Store:
         """Return the labels of a split."""
         return self.examples["label"].to_numpy()[self.rows(split)]
 
-    def array(self, model_id: str, name: str, split: str | None = None) -> np.ndarray:
-        """Return one array of one model (memory-mapped, checksum verified on first use)."""
+    def array(self, model_id: str, name: str, split: str | None = None) -> np.ndarray | Float16Logits:
+        """Return one array of one model (memory-mapped, checksum verified on first use).
+
+        The logits of a float16 store are a :class:`Float16Logits` (float32 rows with
+        each row's top classes exact, read when indexed); with ``split``, every array
+        is read into memory.
+        """
         self._require(model_id)
         if not self.has_array(model_id, name):
             raise NorepError(f"model {model_id} has no {name} in {self.path}")
         relpath = f"models/{model_dirname(model_id)}/{name}.npy"
         array = np.load(self._verified_path(relpath), mmap_mode="r")
+        if name == "logits" and self.has_array(model_id, TOP_LOGITS):
+            array = Float16Logits(array, self.array(model_id, TOP_LOGITS))
         return array if split is None else array[self.rows(split)]
 
-    def logits(self, model_id: str, split: str | None = None) -> np.ndarray:
-        """Return a model's logits; a clear error for top-1-only models."""
+    def logits(self, model_id: str, split: str | None = None) -> np.ndarray | Float16Logits:
+        """Return a model's logits (see :meth:`array`); a clear error for top-1-only models."""
         if not self.has_array(model_id, "logits"):
             self._require(model_id)
             raise NorepError(
@@ -397,9 +590,9 @@ class Store:
                 compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         """Return small arrays derived from a model's logits, computed once and cached in the store.
 
-        The cache file is named by a hash of the logits' and the examples table's sha256
-        (from the manifest), ``name`` and ``key``, so a changed model or examples table
-        is computed afresh. A read-only store computes without caching.
+        The cache file is named by a hash of the logits' (and in a float16 store their
+        top_logits') and the examples table's sha256 (from the manifest), ``name`` and
+        ``key``, so a changed model or examples table is computed afresh. A read-only store computes without caching.
 
         Args:
             model_id: A model with logits.
@@ -414,8 +607,10 @@ class Store:
         Example:
             >>> store.derived("resnet50", "top1", {"temperature": 1.0}, compute)   # doctest: +SKIP
         """
-        sources = [self.manifest["files"][EXAMPLES], self.manifest["files"].get(
-            f"models/{model_dirname(model_id)}/logits.npy")]
+        prefix = f"models/{model_dirname(model_id)}/"
+        sources = [self.manifest["files"][EXAMPLES], self.manifest["files"].get(prefix + "logits.npy")]
+        if prefix + f"{TOP_LOGITS}.npy" in self.manifest["files"]:
+            sources.append(self.manifest["files"][prefix + f"{TOP_LOGITS}.npy"])
         digest = hashlib.sha256(json.dumps([DERIVED_VERSION, sources, name, key], sort_keys=True).encode())
         path = self.path / DERIVED / model_dirname(model_id) / f"{name}-{digest.hexdigest()[:24]}.npz"
         with contextlib.suppress(OSError, ValueError, EOFError):  # absent or unreadable: computed again

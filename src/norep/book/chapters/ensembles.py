@@ -255,6 +255,7 @@ class BaseEnsembles:
             crossed intervals.
         base_accuracy: The base's test accuracy.
         level: Coverage of every interval.
+        device: Where temperatures are fitted and pairs decided ("cpu", "cuda", "auto").
     """
 
     members: Members
@@ -267,6 +268,7 @@ class BaseEnsembles:
     summaries: dict[str, tuple[pd.DataFrame, dict[str, dict[str, np.ndarray]]]]
     base_accuracy: float
     level: float
+    device: str = "cpu"
 
     @property
     def is_partner(self) -> np.ndarray:
@@ -357,7 +359,8 @@ class BaseEnsembles:
                             index=pd.Index([c.label for c in contrasts], name=f"{METRICS.get(metric, metric)}"))
 
 
-def base_ensembles(members: Members, n_bootstrap: int, seed: int, level: float = LEVEL) -> BaseEnsembles:
+def base_ensembles(members: Members, n_bootstrap: int, seed: int, level: float = LEVEL,
+                   device: str = "cpu") -> BaseEnsembles:
     """Fit the temperatures, ensemble every pair, and the base's pairs with intervals.
 
     Args:
@@ -365,6 +368,9 @@ def base_ensembles(members: Members, n_bootstrap: int, seed: int, level: float =
         n_bootstrap: Bootstrap resamples.
         seed: Seed of the resampling (examples and, independently, models).
         level: Coverage of the intervals.
+        device: Where temperatures are fitted and pairs decided: "cpu" (the default),
+            "cuda" or "auto"; the same decisions on every device (see
+            :func:`norep.analysis.ensembles.pairwise_ensembles`).
 
     Returns:
         The ensembles.
@@ -374,10 +380,10 @@ def base_ensembles(members: Members, n_bootstrap: int, seed: int, level: float =
     """
     zoo, order = members.zoo, members.order
     roster = zoo.roster
-    temperatures = (fit_temperatures(zoo.store, order, members.fit_split) if members.fit_split
+    temperatures = (fit_temperatures(zoo.store, order, members.fit_split, device) if members.fit_split
                     else {m: 1.0 for m in order})
     labels = zoo.store.labels("test")
-    unscaled = pairwise_ensembles(read_scores(zoo.store, order, "test"), labels)
+    unscaled = pairwise_ensembles(read_scores(zoo.store, order, "test"), labels, device=device)
     scaled = read_scores(zoo.store, order, "test", temperatures)
     right = scaled.argmax(axis=2) == labels
     ensemble_right = np.stack([ensemble_predictions(scaled[[0, k]]) == labels for k in range(1, len(order))])
@@ -397,12 +403,13 @@ def base_ensembles(members: Members, n_bootstrap: int, seed: int, level: float =
         weights = partner_weights(category, keep, n_bootstrap, seed)
         summaries[name] = category_summary(values, samples, category, keep, level, weights=weights)
     return BaseEnsembles(members=members, temperatures=temperatures, right=right,
-                         ensembles=pairwise_ensembles(scaled, labels), unscaled=unscaled, table=table,
-                         terms=member_terms(members, scaled, right, labels), summaries=summaries,
-                         base_accuracy=right[0].mean(), level=level)
+                         ensembles=pairwise_ensembles(scaled, labels, device=device), unscaled=unscaled, table=table,
+                         terms=member_terms(members, scaled, right, labels, device), summaries=summaries,
+                         base_accuracy=right[0].mean(), level=level, device=device)
 
 
-def member_terms(members: Members, scores: np.ndarray, right: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+def member_terms(members: Members, scores: np.ndarray, right: np.ndarray, labels: np.ndarray,
+                 device: str = "cpu") -> pd.DataFrame:
     """The improvement's decomposition of every pair of the base and the partners.
 
     Args:
@@ -410,6 +417,7 @@ def member_terms(members: Members, scores: np.ndarray, right: np.ndarray, labels
         scores: Temperature-scaled test scores in :attr:`Members.order`, shape (N, M, C).
         right: Each member's test correctness, shape (N, M).
         labels: Test labels.
+        device: Where the pairs are decided.
 
     Returns:
         The :attr:`BaseEnsembles.terms` table.
@@ -417,7 +425,7 @@ def member_terms(members: Members, scores: np.ndarray, right: np.ndarray, labels
     roster, order = members.zoo.roster, members.order
     first, second = np.triu_indices(1 + len(members.partners), 1)
     terms = improvement_decomposition(right[first], right[second],
-                                      pair_ensemble_correctness(scores, labels, first, second))
+                                      pair_ensemble_correctness(scores, labels, first, second, device=device))
     in_band = roster.table["in_band"]
     pairs = pd.DataFrame({
         "first": first, "second": second,
@@ -592,7 +600,8 @@ def temperature_scaling(pairs: BaseEnsembles) -> TemperatureScaling:
         return TemperatureScaling(None, None)
     roster, order = members.zoo.roster, members.order
     group = roster.table["group"]
-    calibration = calibration_table(members.zoo.store, order, members.fit_split).set_index("model_id").loc[
+    calibration = calibration_table(members.zoo.store, order, members.fit_split,
+                                    device=pairs.device).set_index("model_id").loc[
         order].assign(label=[roster.names[m] for m in order], group=[group[m] for m in order])
     pair_groups = [group[order[k]] if group[order[k]] == CONTROL_LABEL else
                    roster.pair_category(order[i], order[k]) or UNDECIDABLE_LABEL
@@ -743,7 +752,8 @@ def every_base(pairs: BaseEnsembles, n_bootstrap: int, seed: int) -> EveryBase:
         own = roster if base == roster.base else make_roster(store, base, roster.band)
         partners = [order.index(m) for m in own.partners if m in order]
         at = order.index(base)
-        ensemble_right = pair_ensemble_correctness(scores, labels, np.full(len(partners), at), np.array(partners))
+        ensemble_right = pair_ensemble_correctness(scores, labels, np.full(len(partners), at), np.array(partners),
+                                                   device=pairs.device)
         full, boot = ensemble_gains(pairs.right[[at, *partners]], ensemble_right, n_bootstrap, seed)
         categories = own.table.loc[[order[j] for j in partners], "category"].to_numpy(dtype=object)
         keep = np.ones(len(partners), dtype=bool)

@@ -114,6 +114,7 @@ class LowAccuracyZoo:
             controls, no models of the zoo's other roles).
         controls: The accuracy controls with logits.
         temperatures: Per model with logits, fitted on the calibration split.
+        device: Where temperatures are fitted ("cpu", "cuda", "auto").
     """
 
     zoo: ChapterZoo
@@ -123,6 +124,7 @@ class LowAccuracyZoo:
     members: list[str]
     controls: list[str]
     temperatures: dict[str, float]
+    device: str = "cpu"
 
     @property
     def base(self) -> str:
@@ -158,11 +160,13 @@ class LowAccuracyZoo:
             f"{100 * self.accuracy.loc[self.base, 'test']:.1f}% on test.")
 
 
-def low_accuracy_zoo(zoo: ChapterZoo) -> LowAccuracyZoo:
+def low_accuracy_zoo(zoo: ChapterZoo, device: str = "cpu") -> LowAccuracyZoo:
     """Read the models with logits of a chapter's zoo and fit their temperatures.
 
     Args:
         zoo: The chapter's zoo; its store needs a calibration split and the base logits.
+        device: Where temperatures are fitted: "cpu" (the default), "cuda" or "auto"
+            (see :func:`norep.analysis.calibration.fit_temperature`).
 
     Returns:
         The chapter's view of the zoo.
@@ -188,7 +192,7 @@ def low_accuracy_zoo(zoo: ChapterZoo) -> LowAccuracyZoo:
         correct=dict(zip(with_logits, outcomes["test"].correct)),
         members=[m for m in with_logits if m == roster.base or m in roster.members],
         controls=[m for m in with_logits if m in roster.controls],
-        temperatures=fit_temperatures(store, with_logits, "calibration"))
+        temperatures=fit_temperatures(store, with_logits, "calibration", device), device=device)
 
 
 @dataclass(frozen=True)
@@ -312,7 +316,7 @@ def greedy_runs(plan: GreedyPlan, max_size: int, n_bootstrap: int, seed: int) ->
             candidates = plan.candidates(anchor, pool)
             if not candidates:
                 continue
-            steps = greedy_ensemble(lz.zoo.store, anchor, candidates, max_size=max_size)
+            steps = greedy_ensemble(lz.zoo.store, anchor, candidates, max_size=max_size, device=lz.device)
             for step in steps.itertuples():
                 columns.append(lz.gain(anchor, list(steps["model_id"][:step.step])))
                 rows.append({

@@ -131,7 +131,7 @@ class Angles:
 
 
 def pair_thetas(zoo: ChapterZoo, temperature_scaling: bool = True,
-                temperatures: dict[str, float] | None = None) -> Angles:
+                temperatures: dict[str, float] | None = None, device: str = "cpu") -> Angles:
     """The confidence angles of the base with every partner on the test split.
 
     Args:
@@ -140,6 +140,8 @@ def pair_thetas(zoo: ChapterZoo, temperature_scaling: bool = True,
             temperature, fitted on the calibration split (when the store has one).
         temperatures: Temperatures already fitted (e.g. ``Angles.temperatures`` of
             another base), used as they are instead of fitting.
+        device: Where temperatures are fitted: "cpu" (the default), "cuda" or "auto"
+            (see :func:`norep.analysis.calibration.fit_temperature`).
 
     Returns:
         The angles, in degrees.
@@ -152,7 +154,7 @@ def pair_thetas(zoo: ChapterZoo, temperature_scaling: bool = True,
     if temperatures is None:
         with_logits = list(table.index[table["has_logits"]])
         scale = temperature_scaling and "calibration" in set(store.examples["split"]) and with_logits
-        temperatures = fit_temperatures(store, with_logits, "calibration") if scale else {}
+        temperatures = fit_temperatures(store, with_logits, "calibration", device) if scale else {}
     tables, skipped, agreeing = {}, [], []
     for m in (m for m in table.index if m != base):
         angles = pair_angles(store, base, m, "test", temperatures)

@@ -97,13 +97,15 @@ def open_images(catalog: Catalog, data: str | Path, *, labels: str | Path | None
     return images
 
 
-def open_store(catalog: Catalog, images: ImageSet, store: str | Path) -> Store:
+def open_store(catalog: Catalog, images: ImageSet, store: str | Path, logits_dtype: str | None = None) -> Store:
     """Create (or reopen) the store of ``images``: a seeded calibration/test split, subdomains.
 
     Args:
         catalog: The catalog (its ``splits``: calibration share and seed).
         images: The images.
         store: The store directory.
+        logits_dtype: How a new store keeps logits (``"float32"`` or ``"float16"``, see
+            :meth:`Store.create`); None: float32, or as the existing store does.
 
     Returns:
         The store.
@@ -117,7 +119,7 @@ def open_store(catalog: Catalog, images: ImageSet, store: str | Path) -> Store:
         images.subdomains(),
     ], axis=1)
     return Store.create(store, dataset=images.name, classes=images.classes, examples=examples,
-                        fingerprint=images.fingerprint)
+                        fingerprint=images.fingerprint, logits_dtype=logits_dtype)
 
 
 def predict_zoo(
@@ -135,6 +137,7 @@ def predict_zoo(
     labels: str | Path | None = None,
     class_list: str | Path | None = None,
     precision: str = "bf16",
+    logits_dtype: str | None = None,
     chunk_size: int = CHUNK_SIZE,
     progress: bool = True,
 ) -> list[str]:
@@ -154,6 +157,11 @@ def predict_zoo(
         labels: Labels file of a flat ImageNet folder (found when None).
         class_list: Class list of a non-ImageNet folder.
         precision: ``bf16``, ``fp16`` or ``fp32`` autocast on CUDA (the CPU runs fp32).
+        logits_dtype: How a new store keeps logits: ``"float32"`` or ``"float16"`` (each
+            row minus its maximum, its top 3 exact: about half the disk at 1,000 classes;
+            see :meth:`Store.add_model`); None:
+            float32, or as the existing store does. An existing store of the other
+            dtype is a one-line error.
         chunk_size: Images per resumable chunk.
         progress: Show a progress bar (images per second) per model.
 
@@ -170,7 +178,7 @@ def predict_zoo(
     device = resolve_device(device)
     images = open_images(catalog, data, labels=labels, class_list=class_list, limit=limit,
                          skip_corrupt=skip_corrupt, workers=workers)
-    opened = open_store(catalog, images, store)
+    opened = open_store(catalog, images, store, logits_dtype)
     added = []
     for entry in entries:
         chunks = Chunks(opened.path, entry.id, len(images), chunk_size,
