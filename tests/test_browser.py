@@ -51,9 +51,12 @@ def serve(html: Path):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The built book served on 127.0.0.1; yields its base URL and HTML folder."""
+    """The built book served on 127.0.0.1; yields its base URL and HTML folder (the book
+    test_book_build built in this session's shared folder, else built here)."""
     folder = book_folder(tmp_path_factory)
-    html = build(make_profile(folder), folder)
+    html = folder / "build" / "html"
+    if not (html / "index.html").is_file():
+        html = build(make_profile(folder), folder)
     with serve(html) as url:
         yield url, html
 
