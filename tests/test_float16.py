@@ -17,7 +17,7 @@ from norep.book import appendix
 from norep.book.views import calibration_table, fit_temperatures, pairs_table, zoo_ensembles
 from norep.cli import main
 from norep.errors import NorepError
-from norep.store import Store, read_outcomes, read_scores, top1
+from norep.store import Store, read_scores, top1
 from norep.store.store import (EXACT_TOP, TOP_LOGITS, exact_top_logits, float16_store_logits, half_precision_logits,
                                with_exact_top)
 
