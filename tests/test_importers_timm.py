@@ -11,7 +11,9 @@ import pytest
 from importer_checks import assert_refused
 
 from norep.producers.importers import import_predictions
+from norep.cli import main
 from norep.store import Store, read_outcomes, top1
+from norep.store.store import float16_store_logits
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "imagenet-x"
 FILES = ["n01440764/a.JPEG", "n01443537/b.JPEG", "n01484850/c.JPEG", "n01491361/d.JPEG"]  # classes 0..3
@@ -197,3 +199,14 @@ def test_shared_imagenet_x_predictions_in_timm_form(tmp_path):
     expected = (source.merge(labels, on="file_name").eval("predicted_class == label")).mean()
     assert read_outcomes(store, None).correct.mean() == pytest.approx(expected, abs=0)
     assert store.examples["class_range"].value_counts()["nature"] == 15_000
+
+
+def test_dtype_float16_keeps_full_outputs_in_a_float16_store(tmp_path):
+    logits = np.random.default_rng(1).normal(size=(4, 1000)).astype(np.float32) * 8
+    file = save(results({"logit": logits}), tmp_path / "in" / "full-224.csv", "csv")
+    assert main(["import", "timm", str(file), "--store", str(tmp_path / "half"), "--dtype", "float16"]) == 0
+    assert main(["import", "timm", str(file), "--store", str(tmp_path / "full")]) == 0
+    half, full = Store(tmp_path / "half"), Store(tmp_path / "full")
+    assert (half.logits_dtype, full.logits_dtype) == ("float16", "float32")
+    np.testing.assert_array_equal(half.logits("timm/full-224"), float16_store_logits(full.logits("timm/full-224")))
+    assert main(["import", "timm", str(file), "--store", str(tmp_path / "half"), "--dtype", "float32"]) == 2

@@ -90,7 +90,7 @@ def _predict(args: argparse.Namespace) -> None:
 def _import(args: argparse.Namespace) -> None:
     from norep.producers.importers import import_predictions
 
-    import_predictions(args.kind, args.path, args.store)
+    import_predictions(args.kind, args.path, args.store, args.dtype)
 
 
 def _book_run(args: argparse.Namespace) -> None:
@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("path", nargs="?", default=None,
                          help="files to import (downloaded with checksums when absent)")
     imports.add_argument("--store", required=True, help="store directory to fill")
+    imports.add_argument("--dtype", choices=["float32", "float16"], default=None,
+                         help="how a new store keeps logits (timm's full outputs; as for predict)")
     imports.set_defaults(handler=_import)
 
     book = commands.add_parser("book", help="run book chapters with papermill")

@@ -83,7 +83,7 @@ def methodology_meta(architecture: str | None, objective: str | None, training_d
     return Methodology(architecture, objective, training_data, seed=None, hyperparameters=None).as_meta()
 
 
-def import_predictions(kind: str, path: str | None, store: str) -> None:
+def import_predictions(kind: str, path: str | None, store: str, logits_dtype: str | None = None) -> None:
     """Read, validate and write imported predictions.
 
     Args:
@@ -91,6 +91,8 @@ def import_predictions(kind: str, path: str | None, store: str) -> None:
         path: The files to import; None downloads the public files (checksummed)
             for ``model-vs-human`` and ``imagenet-x``.
         store: The store directory (``model-vs-human`` fills ``STORE/<dataset>``).
+        logits_dtype: How a new store keeps logits (:meth:`Store.create`): ``"float16"``
+            for timm's full outputs; None: float32, or as the existing store does.
 
     Example:
         >>> import_predictions("imagenet-x", "../shared/data/imagenet-x", "runs/imagenet-x")  # doctest: +SKIP
@@ -106,16 +108,17 @@ def import_predictions(kind: str, path: str | None, store: str) -> None:
     else:
         raise NorepError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     stores = reader(path, Path(store))
-    write_stores(stores)
+    write_stores(stores, logits_dtype)
     for imported in stores:
         print(f"{imported.path}: {len(imported.models)} models x {len(imported.examples)} examples")
 
 
-def write_stores(stores: list[ImportedStore]) -> None:
+def write_stores(stores: list[ImportedStore], logits_dtype: str | None = None) -> None:
     """Write validated stores, after checking that no target holds another dataset.
 
     Args:
         stores: What the importers read; models replace same-id models already there.
+        logits_dtype: How new stores keep logits (:meth:`Store.create`).
     """
     for imported in stores:
         if (imported.path / MANIFEST).is_file():
@@ -127,7 +130,8 @@ def write_stores(stores: list[ImportedStore]) -> None:
                 )
     for imported in stores:
         store = Store.create(imported.path, dataset=imported.dataset, classes=imported.classes,
-                             examples=imported.examples, fingerprint=imported.fingerprint)
+                             examples=imported.examples, fingerprint=imported.fingerprint,
+                             logits_dtype=logits_dtype)
         for model in imported.models:
             store.add_model(model.model_id, model.meta, model.arrays)
 
@@ -180,7 +184,8 @@ def read_csv_checked(file: Path, required: Sequence[str], filled: Sequence[str] 
     checked = frame if filled is None else frame[list(filled)]
     empty = (checked.isna() | (checked == "")).any(axis=1)
     if empty.any():
-        raise NorepError(f"{file}: line {int(empty.to_numpy().argmax()) + 2} has empty fields; the file is damaged or truncated")
+        raise NorepError(f"{file}: line {int(empty.to_numpy().argmax()) + 2} has empty fields; "
+                         "the file is damaged or truncated")
     return frame
 
 
