@@ -13,7 +13,6 @@ import pytest
 import torch
 
 import norep.analysis.ensembles as ensembles
-import norep.store.reader as reader
 from norep.analysis.ensembles import ensemble_predictions, pair_ensemble_correctness, pairwise_ensembles
 from norep.analysis.calibration import fit_temperature
 from norep.book.views import fit_temperatures
@@ -51,7 +50,7 @@ def zoo_logits(seed: int, n_models: int = 5, tied: bool = False) -> tuple[dict[s
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Read a few rows at a time, so that every array spans many blocks."""
-    monkeypatch.setattr(reader, "BLOCK_BYTES", 8 * N_CLASSES * 23)
+    monkeypatch.setattr(store_module, "BLOCK_BYTES", 8 * N_CLASSES * 23)
     monkeypatch.setattr(ensembles, "_RANK_BLOCK", 17)
 
 
@@ -181,7 +180,7 @@ def test_float16_stores_keep_half_precision_logits_and_ensemble_them_exactly(tmp
 def test_every_read_of_a_float16_store_equals_its_whole_overlaid_logits(tmp_path, small_blocks, monkeypatch):
     """Blocks, rows through the map, scattered rows by offset, splits, top-1 and ensembles:
     all read the float16 logits with each row's top classes exact, as one whole read does."""
-    monkeypatch.setattr(store_module, "_BLOCK_VALUES", N_CLASSES * 19)
+    monkeypatch.setattr(store_module, "BLOCK_BYTES", 8 * N_CLASSES * 19)
     logits, labels = zoo_logits(9, 3)
     store = make_store(tmp_path / "s", logits, labels, logits_dtype="float16")
     test_rows = store.rows("test")

@@ -40,12 +40,10 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from norep.runtime import resolve_device
+from norep.store.store import row_blocks
 
 LOG_TEMPERATURE_BOUNDS = (np.log(1e-2), np.log(1e2))
 """Search interval of log T."""
-
-_BLOCK_VALUES = 1 << 23  # logits converted to float64 at a time by nll
-
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
     """Mean negative log-likelihood of the labels under softmax(logits / temperature).
@@ -59,10 +57,9 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
         The mean NLL in nats.
     """
     labels = np.asarray(labels)
-    step = max(1, _BLOCK_VALUES // max(1, np.shape(logits)[1]))  # rows at a time: bounded float64 copies
-    log_p = np.concatenate([
-        _FixedNLL(logits[start:start + step], labels[start:start + step]).label_log_probabilities(temperature)
-        for start in range(0, max(1, len(labels)), step)])
+    log_p = np.concatenate([  # a block of rows at a time: bounded float64 copies
+        _FixedNLL(logits[block], labels[block]).label_log_probabilities(temperature)
+        for block in row_blocks(max(1, len(labels)), np.shape(logits)[1])])
     return float(-np.mean(log_p))
 
 

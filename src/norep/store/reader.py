@@ -35,21 +35,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from norep.errors import NorepError
-from norep.store.store import Float16Logits, Store
+from norep.store.store import Float16Logits, Store, row_blocks
 
 RULES = ("probabilities", "logits")
 """What a model contributes to an ensemble: temperature-scaled probabilities or logits."""
-
-BLOCK_BYTES = 1 << 26
-"""Float64 bytes of logits processed at a time (rows of a block of examples)."""
-
-
-def row_blocks(n_rows: int, n_classes: int) -> Iterator[slice]:
-    """Slices of consecutive rows holding at most :data:`BLOCK_BYTES` of float64 logits."""
-    size = max(1, BLOCK_BYTES // (8 * max(1, n_classes)))
-    for start in range(0, n_rows, size):
-        yield slice(start, min(start + size, n_rows))
-
 
 def softmax(logits: np.ndarray, temperature: float = 1.0, dtype: type = np.float32) -> np.ndarray:
     """Return softmax(logits / temperature) along the last axis.

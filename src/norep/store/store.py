@@ -77,7 +77,8 @@ VERIFIED = ".verified.json"
 DERIVED = "derived"
 DERIVED_VERSION = 1  # raise when a derived array's definition changes
 LOCK = ".lock"
-_BLOCK_VALUES = 1 << 22  # logits converted at a time when writing or reading a float16 store
+BLOCK_BYTES = 1 << 26
+"""Float64 bytes of logits processed at a time (rows of a block of examples)."""
 EXACT_TOP = 3
 """Classes per row whose logits a float16 store also keeps exactly (float32, in ``top_logits``).
 
@@ -112,12 +113,18 @@ def model_dirname(model_id: str) -> str:
     return quote(model_id, safe="")
 
 
+def row_blocks(n_rows: int, n_classes: int) -> Iterator[slice]:
+    """Slices of consecutive rows holding at most :data:`BLOCK_BYTES` of float64 logits."""
+    size = max(1, BLOCK_BYTES // (8 * max(1, n_classes)))
+    for start in range(0, n_rows, size):
+        yield slice(start, min(start + size, n_rows))
+
+
 def _shifted_blocks(logits: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield blocks of rows of logits minus each row's maximum, in float64 (exact for float32 logits)."""
-    step = max(1, _BLOCK_VALUES // max(1, int(np.prod(logits.shape[1:]))))
-    for start in range(0, len(logits), step):
-        rows = np.asarray(logits[start:start + step], dtype=np.float64)
-        yield slice(start, start + len(rows)), rows - rows.max(axis=1, keepdims=True)
+    for block in row_blocks(len(logits), logits.shape[1]):
+        rows = np.asarray(logits[block], dtype=np.float64)
+        yield block, rows - rows.max(axis=1, keepdims=True)
 
 
 def half_precision_logits(logits: np.ndarray) -> np.ndarray:
@@ -255,9 +262,8 @@ class Float16Logits:
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         logits = np.empty(self.shape, dtype=np.float32)
-        step = max(1, _BLOCK_VALUES // max(1, self.shape[1]))
-        for start in range(0, len(self), step):
-            logits[start:start + step] = self[start:start + step]
+        for block in row_blocks(*self.shape):
+            logits[block] = self[block]
         return logits if dtype is None else logits.astype(dtype)
 
 
