@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -116,17 +117,18 @@ def embed_downstream(store: Store, model_id: str, data: DownstreamData, cache: P
         float32, shape (N, D), rows in the set's order.
     """
     check_mini_zoo(store)
-    path = cache_file(store, model_id, data, cache)
+    return _cached(cache_file(store, model_id, data, cache), len(data.images),
+                   lambda: network_outputs(load_network(store, model_id), data.images)[1])
+
+
+def _cached(path: Path, n_rows: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """Return the embeddings cached at ``path`` when they have ``n_rows`` rows, else compute them
+    and write them there atomically (a killed run leaves no partial file), as float32."""
     if path.is_file():
         embeddings = np.load(path)
-        if embeddings.shape[0] == len(data.images):
+        if embeddings.shape[0] == n_rows:
             return embeddings
-    _, embeddings = network_outputs(load_network(store, model_id), data.images)
-    return _saved(path, embeddings.astype(np.float32))
-
-
-def _saved(path: Path, embeddings: np.ndarray) -> np.ndarray:
-    """Write embeddings to ``path`` atomically (a killed run leaves no partial file); return them."""
+    embeddings = compute().astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npy")
     np.save(tmp, embeddings)
@@ -168,18 +170,17 @@ def embed_folder(store: Store, model_id: str, images: ImageSet, device: str = "c
     Returns:
         float32, shape (N, D), rows in the folder's order.
     """
-    path = folder_cache_file(store, model_id, images, cache)
-    if path.is_file():
-        embeddings = np.load(path)
-        if embeddings.shape[0] == len(images):
-            return embeddings
-    checkpoint = store.meta(model_id).get("checkpoint")
-    model, transform = load_model(model_id, checkpoint=checkpoint or None, device=device)
-    forward = Forward(model, device)
-    batches = [list(range(start, min(start + batch_size, len(images)))) for start in range(0, len(images), batch_size)]
-    embeddings = np.concatenate([forward(tensor)[1] for tensor, _ in
-                                 image_batches(images, transform, batches, workers, pin_memory=forward.cuda)])
-    return _saved(path, embeddings.astype(np.float32))
+
+    def compute() -> np.ndarray:
+        checkpoint = store.meta(model_id).get("checkpoint")
+        model, transform = load_model(model_id, checkpoint=checkpoint or None, device=device)
+        forward = Forward(model, device)
+        batches = [list(range(start, min(start + batch_size, len(images))))
+                   for start in range(0, len(images), batch_size)]
+        return np.concatenate([forward(tensor)[1] for tensor, _ in
+                               image_batches(images, transform, batches, workers, pin_memory=forward.cuda)])
+
+    return _cached(folder_cache_file(store, model_id, images, cache), len(images), compute)
 
 
 def downstream_embeddings(store: Store, model_ids: list[str], data: DownstreamData | ImageSet,
