@@ -42,8 +42,8 @@ Small arrays derived from a model's logits (top-1 predictions and confidences, f
 temperatures, ranked classes for ensembles) are computed once and cached under
 ``derived/<id>/`` (:meth:`Store.derived`): each file is named by a hash of the model's
 logits checksum (and its top_logits' in a float16 store), the examples table's checksum
-and what was derived, so a replaced model or examples table never reads a stale one. They are not in the manifest: deleting
-``derived/`` only costs their recomputation.
+and what was derived, so a replaced model or examples table never reads a stale one.
+They are not in the manifest: deleting ``derived/`` only costs their recomputation.
 """
 
 from __future__ import annotations
@@ -598,7 +598,8 @@ class Store:
 
         The cache file is named by a hash of the logits' (and in a float16 store their
         top_logits') and the examples table's sha256 (from the manifest), ``name`` and
-        ``key``, so a changed model or examples table is computed afresh. A read-only store computes without caching.
+        ``key``, so a changed model or examples table is computed afresh. A read-only store
+        computes without caching.
 
         Args:
             model_id: A model with logits.
