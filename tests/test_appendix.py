@@ -97,15 +97,23 @@ def test_benchmark_tables_take_each_number_from_its_result():
 
 
 def test_probe_table_takes_each_number_from_its_result():
-    probe = {"examples": 300, "features": 8, "classes": 3, "probe_seconds": 0.12345,
+    probe = {"source": "synthetic", "examples": 300, "features": 8, "classes": 3, "probe_seconds": 0.12345,
              "sklearn_seconds": 0.5, "ratio": 4.0502, "target_ratio": 3.0, "probe_accuracy": 0.91234,
-             "sklearn_accuracy": 0.9, "accuracy_gap_points": 1.234, "sklearn_iterations": 12,
-             "torch_threads": 1, "cpu_count": 2, "load_average_1min_before": 0.5,
-             "load_average_1min": 1.25}
-    table = appendix.probe_table(probe)["value"]
-    assert table["size (M x D x K)"] == "300 x 8 x 3" and table["probe (s)"] == 0.123
-    assert (table["ratio"], table["probe test accuracy (%)"]) == (4.05, 91.23)
-    assert table["load average (1 min) before / after"] == "0.50 / 1.25"
+             "sklearn_accuracy": 0.9, "accuracy_gap_points": 1.234, "probe_iterations": 9, "sklearn_iterations": 12,
+             "probe_objective": 0.4321234, "sklearn_objective": 0.4321, "matched_ratio": 2.5,
+             "matched_seconds": 0.2, "matched_objective": 0.43201, "torch_threads": 1, "cpu_count": 2,
+             "load_average_1min_before": 0.5, "load_average_1min": 1.25}
+    table = appendix.probe_table({"this page": probe, "saved": None, "other": {**probe, "ratio": 9.0}})
+    assert table.columns.tolist() == ["this page", "other"]
+    column = table["this page"]
+    assert column["size (M x D x K)"] == "300 x 8 x 3" and column["probe (s)"] == 0.123
+    assert (column["ratio"], column["probe test accuracy (%)"]) == (4.05, 91.23)
+    assert column["L-BFGS iterations: probe / scikit-learn"] == "9 / 12"
+    assert column["objective: probe / scikit-learn"] == "0.432123 / 0.432100"
+    assert column["probe to scikit-learn's objective: seconds / objective"] == "0.200 / 0.432010"
+    assert column["ratio at scikit-learn's objective"] == 2.5
+    assert column["load average (1 min) before / after"] == "0.50 / 1.25"
+    assert table["other"]["ratio"] == 9.0
 
 
 @pytest.mark.notebooks

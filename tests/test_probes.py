@@ -43,6 +43,38 @@ def test_matches_sklearn_at_the_same_strength():
         assert ours_objective == pytest.approx(theirs_objective, rel=1e-3)
 
 
+def correlated(n=2000, d=60, classes=5, seed=0):
+    """Features like a trained network's embedding: a few strong directions, mixed into every dimension."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    latent = rng.normal(size=(classes, 8))[labels] + rng.normal(size=(n, 8))
+    mixing = rng.normal(size=(8, d)) * np.logspace(0, -2, 8)[:, None]
+    return latent @ mixing + 0.05 * rng.normal(size=(n, d)), labels
+
+
+def test_whitened_lbfgs_reaches_sklearns_optimum_in_fewer_iterations_on_correlated_features(monkeypatch):
+    x, y = correlated()
+    scaled = (x - x.mean(0)) / x.std(0)
+    l2 = 1 / len(x)
+    reference = LogisticRegression(C=1.0, max_iter=20_000, tol=1e-8).fit(scaled, y)
+    theirs = objective(scaled, y, reference.coef_.T, reference.intercept_, l2)
+    iterations = []
+    original = probes.minimize
+
+    def counted(*args, **kwargs):
+        weight, bias, n = original(*args, **kwargs)
+        iterations.append(n)
+        return weight, bias, n
+
+    monkeypatch.setattr(probes, "minimize", counted)
+    whitened = train_probe(x, y, l2=l2, max_iter=5000)
+    monkeypatch.setattr(probes, "whitening", lambda objective, floor: torch.eye(x.shape[1]))  # plain L-BFGS
+    plain = train_probe(x, y, l2=l2, max_iter=5000)
+    for probe in (whitened, plain):
+        assert objective(scaled, y, probe.weight, probe.bias, l2) == pytest.approx(theirs, rel=1e-4)
+    assert 4 * iterations[0] < iterations[1]
+
+
 def test_standardization_uses_training_rows_only_and_bias_is_free():
     x, y = blobs()
     probe = train_probe(x + 100.0, y, l2=10.0)

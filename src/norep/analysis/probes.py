@@ -22,6 +22,12 @@ computed by hand (no autograd graph), and the line search moves along cached log
 (:class:`Objective`): one L-BFGS iteration reads the features exactly twice, however many
 steps its line search tries.
 
+How many iterations: the embeddings of trained networks are strongly correlated, and on
+correlated features L-BFGS from the identity needs hundreds of iterations.
+:func:`minimize` runs L-BFGS in coordinates whitened by the features' correlation matrix
+(:func:`whitening`, estimated once from a sample of rows), which cuts them several-fold
+on such features (``benchmarks/probe_speed.py --store``).
+
 :func:`select_probe` chooses :math:`\lambda` from a log grid by accuracy on a held-out
 split (ties to the stronger penalty), then refits on the training and held-out rows
 together, starting from the chosen fit (the same function under the new rows'
@@ -36,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,12 +61,20 @@ scikit-learn's default ``tol`` of its L-BFGS solver (scipy's ``gtol``), on the s
 (mean) objective."""
 
 HISTORY = 64
-"""Curvature pairs L-BFGS keeps. scipy's default (which scikit-learn uses) is 10; on the
-chapters' probes (10,000 rows of 96-256 features of trained networks) 64 pairs need about
-45% fewer iterations, and a pair costs two matrix-vector products per iteration."""
+"""Curvature pairs L-BFGS keeps. scipy's default (which scikit-learn uses) is 10; on four
+zoo networks' embeddings of 50,000 images (``benchmarks/probe_speed.py --store``) 64 pairs
+need about 30% fewer iterations, and a pair costs two matrix-vector products per iteration."""
 
 WOLFE = (1e-4, 0.9)
 """Sufficient-decrease and curvature constants of the (strong Wolfe) line search."""
+
+WHITENING_ROWS = 4096
+"""Rows (at most, evenly spaced) whose correlations :func:`whitening` estimates."""
+
+WHITENING_FLOOR = 1e-2
+"""Added to the diagonal of the correlation matrix before it is inverted: directions of
+smaller variance are left to L-BFGS's own scaling (on the chapters' probes the iteration
+counts change little between 1e-3 and 1e-2)."""
 
 REFRESH = 25
 """Iterations after which the cached logits are recomputed from the weights (the
@@ -98,6 +113,7 @@ class LinearProbe:
         weight: Shape (D, C).
         bias: Shape (C,).
         l2: The penalty it was fitted with.
+        iterations: L-BFGS iterations of the fit that made it (0: made otherwise).
     """
 
     mean: np.ndarray
@@ -105,6 +121,7 @@ class LinearProbe:
     weight: np.ndarray
     bias: np.ndarray
     l2: float
+    iterations: int = 0
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         """Return the class scores of rows of features, shape (M, C)."""
@@ -257,9 +274,33 @@ def line_search(objective: Objective, logits: torch.Tensor, step: torch.Tensor, 
     return accepted
 
 
+def whitening(objective: Objective, floor: float = WHITENING_FLOOR) -> torch.Tensor:
+    """Return the lower-triangular ``M`` with ``M^T M = (R + floor I)^{-1}``, ``R`` the standardized
+    features' correlation matrix estimated on at most :data:`WHITENING_ROWS` evenly spaced rows.
+
+    L-BFGS on weights ``U`` with ``W = U M`` (row by row) starts from the inverse
+    Hessian ``(R + floor I)^{-1}`` instead of the identity: the data term's Hessian in
+    ``W`` is at most ``R`` times a matrix of the classes (Böhning's bound).
+
+    Example:
+        >>> x = torch.tensor([[1.0, 2.0], [2.0, 4.1], [3.0, 5.9], [4.0, 8.0]])
+        >>> objective = Objective(x, torch.zeros(4, dtype=torch.long), x.mean(0), x.std(0, correction=0), 0.0)
+        >>> m = whitening(objective)
+        >>> z = (x - x.mean(0)) / x.std(0, correction=0)
+        >>> bool(torch.allclose(m.T @ m, torch.linalg.inv(z.T @ z / 4 + 0.01 * torch.eye(2)), rtol=1e-3))
+        True
+    """
+    rows = objective.inputs[::max(1, len(objective.inputs) // WHITENING_ROWS)]
+    standardized = (rows - objective.mean) * objective.inverse_scale
+    shifted = standardized.T @ standardized / len(rows)
+    shifted.diagonal().add_(floor)
+    identity = torch.eye(len(shifted), dtype=shifted.dtype, device=shifted.device)
+    return torch.linalg.solve_triangular(torch.linalg.cholesky(shifted), identity, upper=False)
+
+
 def minimize(objective: Objective, weight: torch.Tensor, bias: torch.Tensor, max_iter: int,
-             tolerance: float = TOLERANCE) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Minimize the objective with L-BFGS from (weight, bias).
+             tolerance: float = TOLERANCE, target: float = -math.inf) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Minimize the objective with L-BFGS from (weight, bias), in whitened coordinates (:func:`whitening`).
 
     Args:
         objective: The objective.
@@ -267,28 +308,40 @@ def minimize(objective: Objective, weight: torch.Tensor, bias: torch.Tensor, max
         bias: Starting bias, shape (C,).
         max_iter: Most iterations.
         tolerance: Stop when no gradient entry exceeds it in absolute value.
+        target: Stop as soon as the objective is at most this (comparisons at equal objective).
 
     Returns:
         The weights, the bias and the number of iterations.
     """
     n_weights = weight.numel()
     flat = torch.cat([weight.reshape(-1), bias])
+    m = whitening(objective, WHITENING_FLOOR)
 
     def split(vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return vector[:n_weights].view_as(weight), vector[n_weights:]
+
+    def whitened(gradient: torch.Tensor) -> torch.Tensor:  # the gradient in U: G M^T
+        weights, biases = split(gradient)
+        return torch.cat([(weights @ m.T).reshape(-1), biases])
+
+    def unwhitened(direction: torch.Tensor) -> torch.Tensor:  # a direction in U, in W: D M
+        weights, biases = split(direction)
+        return torch.cat([(weights @ m).reshape(-1), biases])
 
     logits = objective.logits(weight, bias)
     data_value, _, p = objective.data_term(logits, logits, 0.0, 0.0)  # at t = 0: the start
     value = data_value + objective.l2 / 2 * float((weight * weight).sum())
     gradient = objective.gradient(p, weight)
+    in_u = whitened(gradient)
     memory = Memory()
     iteration = 0
-    while iteration < max_iter and float(gradient.abs().max()) > tolerance:
+    while iteration < max_iter and value > target and float(gradient.abs().max()) > tolerance:
         iteration += 1
-        direction = -memory.inverse_hessian_times(gradient)
-        slope = float(gradient @ direction)
-        if slope >= 0:  # rounding broke the curvature pairs: restart from steepest descent
-            memory, direction, slope = Memory(), -gradient, -float(gradient @ gradient)
+        direction_u = -memory.inverse_hessian_times(in_u)
+        if float(in_u @ direction_u) >= 0:  # rounding broke the curvature pairs: restart from steepest descent
+            memory, direction_u = Memory(), -in_u
+        direction = unwhitened(direction_u)
+        slope = float(in_u @ direction_u)
         step = objective.logits(*split(direction))
         found = line_search(objective, logits, step, split(flat)[0], split(direction)[0], value, slope)
         if found is None:
@@ -296,9 +349,10 @@ def minimize(objective: Objective, weight: torch.Tensor, bias: torch.Tensor, max
         t, value, p = found
         flat = flat.add(direction, alpha=t)
         logits = objective.logits(*split(flat)) if iteration % REFRESH == 0 else logits.add_(step, alpha=t)
-        new_gradient = objective.gradient(p, split(flat)[0])
-        memory.add(direction * t, new_gradient - gradient)
-        gradient = new_gradient
+        gradient = objective.gradient(p, split(flat)[0])
+        new_in_u = whitened(gradient)
+        memory.add(direction_u * t, new_in_u - in_u)
+        in_u = new_in_u
     weight, bias = split(flat)
     return weight, bias, iteration
 
@@ -361,7 +415,8 @@ class Memory:
 
 def train_probe(features: np.ndarray, labels: np.ndarray, l2: float, n_classes: int | None = None,
                 device: str = "cpu", max_iter: int = 500,
-                init: LinearProbe | None = None) -> LinearProbe:
+                init: LinearProbe | None = None, tolerance: float = TOLERANCE,
+                target: float = -math.inf) -> LinearProbe:
     """Fit a multinomial logistic regression probe with L-BFGS (objective in the module docstring).
 
     Args:
@@ -372,6 +427,8 @@ def train_probe(features: np.ndarray, labels: np.ndarray, l2: float, n_classes: 
         device: The torch device of the fit.
         max_iter: Most L-BFGS iterations.
         init: A probe on the same features to start from (warm start).
+        tolerance: Stop when no gradient entry exceeds it in absolute value.
+        target: Stop as soon as the objective is at most this.
 
     Returns:
         The fitted probe (arrays on the CPU, float32).
@@ -394,8 +451,9 @@ def train_probe(features: np.ndarray, labels: np.ndarray, l2: float, n_classes: 
     if init is not None:
         weight.copy_(torch.from_numpy(init.weight.T))
         bias.copy_(torch.from_numpy(init.bias))
-    weight, bias, _ = minimize(objective, weight, bias, max_iter)
-    return LinearProbe(mean, scale, np.ascontiguousarray(weight.cpu().numpy().T), bias.cpu().numpy(), float(l2))
+    weight, bias, iterations = minimize(objective, weight, bias, max_iter, tolerance, target)
+    return LinearProbe(mean, scale, np.ascontiguousarray(weight.cpu().numpy().T), bias.cpu().numpy(), float(l2),
+                       iterations)
 
 
 def select_probe(features: np.ndarray, labels: np.ndarray, held_features: np.ndarray,

@@ -29,6 +29,9 @@ from norep.errors import NorepError
 from norep.runtime import resolve_device
 from norep.store import Store
 
+FULL_PROBE_SIZE = (50_000, 512, 10)
+"""M x D x K of the probe target."""
+
 PACKAGES = ("norep", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch",
             "torchvision", "timm", "open-clip-torch", "matplotlib", "seaborn",
             "jupyter-book", "myst-nb", "jupytext", "papermill", "sphinx", "sphinx-autoapi")
@@ -177,36 +180,69 @@ def benchmark_notes(pairs: dict, ensembles: dict) -> pd.DataFrame:
     }, name="value").to_frame()
 
 
-def probe_table(probe: dict) -> pd.DataFrame:
-    """Return the probe benchmark's results: the torch L-BFGS probe against scikit-learn.
+def probe_table(runs: dict[str, dict | None]) -> pd.DataFrame:
+    """Return the probe benchmark's results, the torch L-BFGS probe against scikit-learn, a column per run.
 
     Args:
-        probe: Results of ``probe_speed.py``.
+        runs: Results of ``probe_speed.py`` by column name; runs that are None (saved
+            results not found) are left out.
 
     Returns:
-        One row per measurement, column ``value``.
+        One row per measurement.
 
     Example:
-        >>> probe_table({"examples": 10, "features": 4, "classes": 3, "probe_seconds": 0.5,
-        ...              "sklearn_seconds": 1.0, "ratio": 2.0, "target_ratio": 3.0,
-        ...              "probe_accuracy": 0.9, "sklearn_accuracy": 0.91, "accuracy_gap_points": 1.0,
-        ...              "sklearn_iterations": 7, "torch_threads": 1, "cpu_count": 2,
-        ...              "load_average_1min_before": 1.0, "load_average_1min": 1.5}).loc["ratio", "value"]
-        2.0
+        >>> run = {"source": "synthetic", "examples": 10, "features": 4, "classes": 3, "probe_seconds": 0.5,
+        ...        "sklearn_seconds": 1.0, "ratio": 2.0, "target_ratio": 3.0, "probe_iterations": 5,
+        ...        "sklearn_iterations": 7, "probe_accuracy": 0.9, "sklearn_accuracy": 0.91,
+        ...        "accuracy_gap_points": 1.0, "probe_objective": 0.52, "sklearn_objective": 0.51,
+        ...        "matched_seconds": 0.6, "matched_objective": 0.505, "matched_ratio": 1.67, "torch_threads": 1,
+        ...        "cpu_count": 2, "load_average_1min_before": 1.0, "load_average_1min": 1.5}
+        >>> probe_table({"here": run, "saved": None}).loc["ratio"].tolist()
+        [2.0]
     """
-    return pd.Series({
-        "size (M x D x K)": f"{probe['examples']} x {probe['features']} x {probe['classes']}",
-        "probe (s)": round(probe["probe_seconds"], 3),
-        "scikit-learn (s)": round(probe["sklearn_seconds"], 3),
-        "ratio": round(probe["ratio"], 2), "target ratio (full size)": probe["target_ratio"],
-        "probe test accuracy (%)": round(100 * probe["probe_accuracy"], 2),
-        "scikit-learn test accuracy (%)": round(100 * probe["sklearn_accuracy"], 2),
-        "accuracy gap (points; at most 0.5)": round(probe["accuracy_gap_points"], 2),
-        "scikit-learn L-BFGS iterations": probe["sklearn_iterations"],
-        "threads (each fit)": probe["torch_threads"], "CPU cores": probe["cpu_count"],
-        "load average (1 min) before / after": f"{probe['load_average_1min_before']:.2f} / "
-                                                f"{probe['load_average_1min']:.2f}",
-    }, name="value").to_frame()
+    def column(probe: dict) -> dict:
+        return {
+            "features": probe["source"],
+            "size (M x D x K)": f"{probe['examples']} x {probe['features']} x {probe['classes']}",
+            "probe (s)": round(probe["probe_seconds"], 3),
+            "scikit-learn (s)": round(probe["sklearn_seconds"], 3),
+            "ratio": round(probe["ratio"], 2), "target ratio (full size)": probe["target_ratio"],
+            "L-BFGS iterations: probe / scikit-learn": f"{probe['probe_iterations']} / {probe['sklearn_iterations']}",
+            "probe test accuracy (%)": round(100 * probe["probe_accuracy"], 2),
+            "scikit-learn test accuracy (%)": round(100 * probe["sklearn_accuracy"], 2),
+            "accuracy gap (points; at most 0.5)": round(probe["accuracy_gap_points"], 2),
+            "objective: probe / scikit-learn": f"{probe['probe_objective']:.6f} / {probe['sklearn_objective']:.6f}",
+            "probe to scikit-learn's objective: seconds / objective":
+                f"{probe['matched_seconds']:.3f} / {probe['matched_objective']:.6f}",
+            "ratio at scikit-learn's objective": round(probe["matched_ratio"], 2),
+            "threads (each fit)": probe["torch_threads"], "CPU cores": probe["cpu_count"],
+            "load average (1 min) before / after": f"{probe['load_average_1min_before']:.2f} / "
+                                                    f"{probe['load_average_1min']:.2f}",
+        }
+    return pd.DataFrame({name: column(run) for name, run in runs.items() if run is not None})
+
+
+def probe_note(runs: dict[str, dict | None]) -> Markdown:
+    """Return whether each full-size probe run meets the speed and accuracy targets, in words.
+
+    Args:
+        runs: Results of ``probe_speed.py`` by name, as for :func:`probe_table`.
+
+    Example:
+        >>> run = {"examples": 50_000, "features": 512, "classes": 10, "ratio": 4.2, "matched_ratio": 3.5,
+        ...        "target_ratio": 3.0, "accuracy_gap_points": 0.1}
+        >>> probe_note({"zoo": run, "small": {**run, "examples": 10}, "missing": None}).data
+        '- zoo: 4.2 times faster than scikit-learn (3.5 at its objective; target 3), accuracy gap 0.10 points (limit 0.5): met.'
+    """
+    lines = []
+    for name, run in runs.items():
+        if run is None or (run["examples"], run["features"], run["classes"]) != FULL_PROBE_SIZE:
+            continue
+        met = min(run["ratio"], run["matched_ratio"]) >= run["target_ratio"] and run["accuracy_gap_points"] <= 0.5
+        lines.append(f"- {name}: {run['ratio']:.1f} times faster than scikit-learn ({run['matched_ratio']:.1f} at its "
+                     f"objective; target {run['target_ratio']:g}), accuracy gap {run['accuracy_gap_points']:.2f} points "
+                     f"(limit 0.5): {'met' if met else 'not met'}.")
+    return Markdown("\n".join(lines) or "No run at the full size (50,000 x 512 x 10) was found.")
 
 
 def scale_table(results: dict) -> pd.DataFrame:
