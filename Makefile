@@ -56,9 +56,12 @@ book-ci: store-ci mathjax
 test: store-ci mathjax
 	$(BIN)/python -m pytest
 
-benchmark: venv
+## The full-size benchmarks of the performance page (the probe's results are saved for it).
+benchmark: store
 	$(BIN)/python benchmarks/pairs_speed.py
 	$(BIN)/python benchmarks/ensemble_speed.py
+	$(BIN)/python benchmarks/probe_speed.py --repeat 3 --json benchmarks/results/probe_synthetic.json
+	$(BIN)/python benchmarks/probe_speed.py --repeat 3 --store runs/fashion_mnist --json benchmarks/results/probe_zoo.json
 
 clean:
 	rm -rf _build runs/fashion_mnist_ci

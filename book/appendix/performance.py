@@ -11,8 +11,8 @@
 #
 # Every figure of the book is a function of per-example predictions of many pairs of
 # models, so the pair computations must stay fast on a whole zoo (an ImageNet zoo of
-# 100 models has 4,950 pairs over 50,000 images and 1,000 classes). This page runs the
-# two benchmark scripts of `benchmarks/` when it executes and reports what it measured:
+# 100 models has 4,950 pairs over 50,000 images and 1,000 classes). This page runs
+# four benchmark scripts of `benchmarks/` when it executes and reports what it measured:
 #
 # - **pairs**: error inconsistency, kappa and disagreement of all pairs of a zoo at
 #   once (`norep.analysis.pairs.pair_metrics`: integer matrix products over the zoo; the
@@ -49,11 +49,12 @@
 # ```
 # python benchmarks/pairs_speed.py
 # python benchmarks/ensemble_speed.py
-# python benchmarks/probe_speed.py --repeat 3
-# python benchmarks/probe_speed.py --repeat 3 --store runs/fashion_mnist
+# python benchmarks/probe_speed.py --repeat 3 --json benchmarks/results/probe_synthetic.json
+# python benchmarks/probe_speed.py --repeat 3 --store runs/fashion_mnist \
+#     --json benchmarks/results/probe_zoo.json
 # ```
 #
-# (both: `make benchmark`); rerun this page with the full sizes as parameters to show
+# (all four: `make benchmark`); rerun this page with the full sizes as parameters to show
 # them here. Timings depend on the machine and on what else runs on it: the table
 # gives the number of CPU cores and the load average. Each fast method is timed
 # `repeat` times; `ratio` compares the shortest times, `ratio (medians)` the median
