@@ -526,3 +526,15 @@ def test_confidence_and_specialization_verdicts():
     row = rm.specialization_verdict(inx, ranges)
     assert "2 of 2 pairs specialize" in row[2] and "with R: R – S in the paper's" in row[2]
     assert row[3].startswith("yes in direction for R – S (Framework)")
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_filled_store_downloads_when_the_source_folder_is_absent(tmp_path, monkeypatch, capsys, exists):
+    calls = []
+    monkeypatch.setattr(rm, "import_predictions", lambda kind, path, store: calls.append((kind, path, store)))
+    source = tmp_path / "imagenet-x"
+    if exists:
+        source.mkdir()
+    rm.filled_store(str(tmp_path / "store"), "imagenet-x", str(source))
+    assert calls == [("imagenet-x", str(source) if exists else None, str(tmp_path / "store"))]
+    assert ("downloading" in capsys.readouterr().out) is not exists

@@ -82,7 +82,8 @@ def filled_store(path: str, kind: str, source: str | None) -> Path:
         path: The store (for ``model-vs-human``, the parent of one store per set),
             relative to the book's folder or absolute.
         kind: ``"imagenet-x"`` or ``"model-vs-human"``.
-        source: The folder of the source files; None downloads them (checksummed).
+        source: The folder of the source files; when None or absent, the public
+            files are downloaded (checksummed) into the user cache.
 
     Returns:
         The store's folder.
@@ -96,8 +97,11 @@ def filled_store(path: str, kind: str, source: str | None) -> Path:
     else:
         present = any((path / dataset / MANIFEST).is_file() for dataset in DATASETS)
     if not present:
-        import_predictions(kind, None if source is None else str(project_path(source)),
-                           str(path))
+        folder = None if source is None else project_path(source)
+        if folder is not None and not folder.exists():
+            print(f"{folder} does not exist: downloading the public {kind} files")
+            folder = None
+        import_predictions(kind, None if folder is None else str(folder), str(path))
     return path
 
 
@@ -187,7 +191,7 @@ def open_imagenet_x(store: str, source: str | None, reference: str, n_bootstrap:
 
     Args:
         store: The store's path, relative to the book's folder or absolute.
-        source: The folder of the ImageNet-X CSV files; None downloads them.
+        source: The folder of the ImageNet-X CSV files; None or absent downloads them.
         reference: The model id the others are compared with.
         n_bootstrap: Bootstrap samples of every interval.
         seed: Seed of the bootstrap.
@@ -990,7 +994,7 @@ def open_model_vs_human(store: str, source: str | None, n_bootstrap: int, seed: 
 
     Args:
         store: The parent folder of one store per set, relative to the book's folder.
-        source: The folder of the model-vs-human CSV files; None downloads them.
+        source: The folder of the model-vs-human CSV files; None or absent downloads them.
         n_bootstrap: Bootstrap samples per condition.
         seed: Seed of the bootstrap.
         no_answer: How a human's no-answer trial counts, a key of
