@@ -68,11 +68,28 @@ def test_whitened_lbfgs_reaches_sklearns_optimum_in_fewer_iterations_on_correlat
 
     monkeypatch.setattr(probes, "minimize", counted)
     whitened = train_probe(x, y, l2=l2, max_iter=5000)
-    monkeypatch.setattr(probes, "whitening", lambda objective, floor: torch.eye(x.shape[1]))  # plain L-BFGS
+    monkeypatch.setattr(probes, "whitening", lambda objective, n_classes: torch.eye(x.shape[1]))  # plain L-BFGS
     plain = train_probe(x, y, l2=l2, max_iter=5000)
     for probe in (whitened, plain):
         assert objective(scaled, y, probe.weight, probe.bias, l2) == pytest.approx(theirs, rel=1e-4)
     assert 4 * iterations[0] < iterations[1]
+
+
+def test_a_dominant_penalty_shifts_the_whitening_towards_plain_coordinates(monkeypatch):
+    # 50 classes, few rows each, a strong penalty: the Hessian is mostly the penalty's.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 64)) @ rng.normal(size=(64, 64)) * 0.3 + rng.normal(size=(400, 64))
+    y = rng.integers(0, 50, 400)
+    whitening = probes.whitening
+    shifted = train_probe(x, y, l2=1.0, max_iter=5000)
+    monkeypatch.setattr(probes, "whitening", lambda objective, n_classes: whitening(objective, 0))
+    unshifted = train_probe(x, y, l2=1.0, max_iter=5000)
+    monkeypatch.setattr(probes, "whitening", lambda objective, n_classes: torch.eye(x.shape[1]))
+    plain = train_probe(x, y, l2=1.0, max_iter=5000)
+    scaled = (x - x.mean(0)) / x.std(0)
+    values = [objective(scaled, y, p.weight, p.bias, 1.0) for p in (shifted, unshifted, plain)]
+    assert values == pytest.approx([values[2]] * 3, rel=1e-4)
+    assert 2 * shifted.iterations < plain.iterations < unshifted.iterations
 
 
 def test_standardization_uses_training_rows_only_and_bias_is_free():

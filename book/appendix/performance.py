@@ -49,13 +49,14 @@
 # ```
 # python benchmarks/pairs_speed.py
 # python benchmarks/ensemble_speed.py
-# python benchmarks/probe_speed.py --repeat 3 --json benchmarks/results/probe_synthetic.json
+# python benchmarks/probe_speed.py --repeat 3 \
+#     --json benchmarks/results/probe_synthetic.json
 # python benchmarks/probe_speed.py --repeat 3 --store runs/fashion_mnist \
 #     --json benchmarks/results/probe_zoo.json
 # ```
 #
-# (all four: `make benchmark`); rerun this page with the full sizes as parameters to show
-# them here. Timings depend on the machine and on what else runs on it: the table
+# (all four: `make benchmark`); rerun this page with the full sizes as parameters to
+# show them here. Timings depend on the machine and on what else runs on it: the table
 # gives the number of CPU cores and the load average. Each fast method is timed
 # `repeat` times; `ratio` compares the shortest times, `ratio (medians)` the median
 # times (pairs only: the dense ensemble baseline is timed once).
@@ -74,10 +75,7 @@ probe_examples = 10_000  # M of the probe benchmark (full size: 50,000)
 probe_features = 256  # D of the probe benchmark (full size: 512)
 probe_classes = 10  # K of the probe benchmark (full size: 10)
 inference_images = 64  # generated images of the inference benchmark
-scale_results = "benchmarks/results/scale.json"  # saved results of benchmarks/scale.py
-course_results = "benchmarks/results/course.json"  # of benchmarks/course_times.py
-probe_synthetic = "benchmarks/results/probe_synthetic.json"  # of probe_speed.py
-probe_zoo = "benchmarks/results/probe_zoo.json"  # of probe_speed.py --store
+results = "benchmarks/results"  # folder of the benchmarks' saved results (JSON)
 
 # %% tags=["hide-input"]
 from norep.book.appendix import (
@@ -152,8 +150,9 @@ probe = run_benchmark(
     "probe_speed.py", examples=probe_examples, features=probe_features,
     classes=probe_classes, repeat=repeat,
 )
-probe_runs = {"this page": probe, "saved: synthetic": load_results(probe_synthetic),
-              "saved: zoo embeddings": load_results(probe_zoo)}
+probe_runs = {"this page": probe,
+              "saved: synthetic": load_results(f"{results}/probe_synthetic.json"),
+              "saved: zoo embeddings": load_results(f"{results}/probe_zoo.json")}
 probe_table(probe_runs)
 
 # %%
@@ -191,7 +190,7 @@ inference = run_benchmark(
 # steadier measure.
 
 # %%
-scale = load_results(scale_results)
+scale = load_results(f"{results}/scale.json")
 scale_table(scale)
 
 # %%
@@ -216,7 +215,7 @@ figure = scale_figure(scale)
 # page's execution.
 
 # %%
-float16_results = "benchmarks/results/float16.json"  # saved by float16_effect.py
+float16_results = f"{results}/float16.json"  # saved by float16_effect.py
 float16 = load_results(float16_results)
 float16_note(float16, float16_results)
 
@@ -235,7 +234,7 @@ float16_table(float16)
 # it takes several minutes on a quiet machine, so this page shows the saved results.
 
 # %%
-course = load_results(course_results)
+course = load_results(f"{results}/course.json")
 course_note(course)
 
 # %%

@@ -27,9 +27,9 @@
 
 # %% tags=["parameters"]
 imagenet_x_store = "runs/imagenet-x"  # ImageNet-X store, relative to the book's folder
-imagenet_x_source = "../shared/data/imagenet-x"  # its CSV files; downloaded when absent
+imagenet_x_source = "../shared/data/imagenet-x"  # its CSVs; downloaded when absent
 model_vs_human_store = "runs/model-vs-human"  # parent of one store per image set
-model_vs_human_source = "../shared/data/model-vs-human"  # its CSVs; downloaded when absent
+model_vs_human_source = "../shared/data/model-vs-human"  # CSVs; downloaded if absent
 model_vs_human_base = "resnet50"  # base of the model-vs-human category means
 no_answer = "error"  # a human's "na" trial: "error" (model-vs-human's rule) or "drop"
 reference = "ResNet50"  # the model the others are compared with (the paper's base)
@@ -51,9 +51,9 @@ inx = rm.open_imagenet_x(imagenet_x_store, imagenet_x_source, reference,
 # %% [markdown]
 # When a store named above does not exist yet, the chapter fills it first with
 # `norep.producers.importers.import_predictions` from the source files (the shared
-# copies beside the book by default; where a source is `None` or absent, the importer
-# downloads the public files and checks their sha256). The same stores can be made on the command line with
-# `norep import imagenet-x PATH --store STORE` and
+# copies beside the book by default; where a source is `None` or absent, the
+# importer downloads the public files and checks their sha256). The same stores can
+# be made on the command line with `norep import imagenet-x PATH --store STORE` and
 # `norep import model-vs-human PATH --store STORE`.
 #
 # ## ImageNet-X: four real models on 50,000 images

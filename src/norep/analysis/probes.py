@@ -25,8 +25,8 @@ steps its line search tries.
 How many iterations: the embeddings of trained networks are strongly correlated, and on
 correlated features L-BFGS from the identity needs hundreds of iterations.
 :func:`minimize` runs L-BFGS in coordinates whitened by the features' correlation matrix
-(:func:`whitening`, estimated once from a sample of rows), which cuts them several-fold
-on such features (``benchmarks/probe_speed.py --store``).
+(:func:`whitening`, estimated once from a sample of rows, shifted by the penalty),
+which cuts them several-fold on such features (``benchmarks/probe_speed.py --store``).
 
 :func:`select_probe` chooses :math:`\lambda` from a log grid by accuracy on a held-out
 split (ties to the stronger penalty), then refits on the training and held-out rows
@@ -274,18 +274,21 @@ def line_search(objective: Objective, logits: torch.Tensor, step: torch.Tensor, 
     return accepted
 
 
-def whitening(objective: Objective, floor: float = WHITENING_FLOOR) -> torch.Tensor:
-    """Return the lower-triangular ``M`` with ``M^T M = (R + floor I)^{-1}``, ``R`` the standardized
-    features' correlation matrix estimated on at most :data:`WHITENING_ROWS` evenly spaced rows.
+def whitening(objective: Objective, n_classes: int, floor: float = WHITENING_FLOOR) -> torch.Tensor:
+    """Return the lower-triangular ``M`` with ``M^T M = (R + (floor + K \\lambda) I)^{-1}``, ``R``
+    the standardized features' correlation matrix estimated on at most
+    :data:`WHITENING_ROWS` evenly spaced rows, ``K`` classes, ``\\lambda`` the penalty.
 
-    L-BFGS on weights ``U`` with ``W = U M`` (row by row) starts from the inverse
-    Hessian ``(R + floor I)^{-1}`` instead of the identity: the data term's Hessian in
-    ``W`` is at most ``R`` times a matrix of the classes (Böhning's bound).
+    L-BFGS on weights ``U`` with ``W = U M`` (row by row) starts from that inverse
+    instead of the identity. At ``W = 0`` (uniform probabilities) the objective's
+    Hessian in ``W`` is ``R`` times ``(I - 11^T / K) / K`` for the classes, plus
+    ``\\lambda I``: without the coupling of the classes, ``(R + K \\lambda I) / K``. A
+    penalty that dominates the data term thus leaves the coordinates nearly plain.
 
     Example:
         >>> x = torch.tensor([[1.0, 2.0], [2.0, 4.1], [3.0, 5.9], [4.0, 8.0]])
         >>> objective = Objective(x, torch.zeros(4, dtype=torch.long), x.mean(0), x.std(0, correction=0), 0.0)
-        >>> m = whitening(objective)
+        >>> m = whitening(objective, n_classes=2)
         >>> z = (x - x.mean(0)) / x.std(0, correction=0)
         >>> bool(torch.allclose(m.T @ m, torch.linalg.inv(z.T @ z / 4 + 0.01 * torch.eye(2)), rtol=1e-3))
         True
@@ -293,7 +296,7 @@ def whitening(objective: Objective, floor: float = WHITENING_FLOOR) -> torch.Ten
     rows = objective.inputs[::max(1, len(objective.inputs) // WHITENING_ROWS)]
     standardized = (rows - objective.mean) * objective.inverse_scale
     shifted = standardized.T @ standardized / len(rows)
-    shifted.diagonal().add_(floor)
+    shifted.diagonal().add_(floor + n_classes * objective.l2)
     identity = torch.eye(len(shifted), dtype=shifted.dtype, device=shifted.device)
     return torch.linalg.solve_triangular(torch.linalg.cholesky(shifted), identity, upper=False)
 
@@ -315,7 +318,7 @@ def minimize(objective: Objective, weight: torch.Tensor, bias: torch.Tensor, max
     """
     n_weights = weight.numel()
     flat = torch.cat([weight.reshape(-1), bias])
-    m = whitening(objective, WHITENING_FLOOR)
+    m = whitening(objective, len(weight))
 
     def split(vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return vector[:n_weights].view_as(weight), vector[n_weights:]

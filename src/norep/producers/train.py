@@ -199,8 +199,11 @@ def _train_in_parallel(todo: list[Member], spec: ZooSpec, store: Store, fashion:
                 tqdm.write(_store_trained(store, spec, member, target(member), out))
                 done.add(member.id)
                 bar.update()
-    finally:
+    except BaseException:
         pool.terminate()
+        raise
+    finally:
+        pool.close()  # workers that end normally release their semaphores: no leak warning at exit
         pool.join()
     tqdm.write(f"{store.path}: trained {len(todo)} models in {(time.perf_counter() - started) / 60:.1f} min "
                f"({jobs} processes)")
