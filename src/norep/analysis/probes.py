@@ -341,10 +341,10 @@ def minimize(objective: Objective, weight: torch.Tensor, bias: torch.Tensor, max
     while iteration < max_iter and value > target and float(gradient.abs().max()) > tolerance:
         iteration += 1
         direction_u = -memory.inverse_hessian_times(in_u)
-        if float(in_u @ direction_u) >= 0:  # rounding broke the curvature pairs: restart from steepest descent
-            memory, direction_u = Memory(), -in_u
-        direction = unwhitened(direction_u)
         slope = float(in_u @ direction_u)
+        if slope >= 0:  # rounding broke the curvature pairs: restart from steepest descent
+            memory, direction_u, slope = Memory(), -in_u, -float(in_u @ in_u)
+        direction = unwhitened(direction_u)
         step = objective.logits(*split(direction))
         found = line_search(objective, logits, step, split(flat)[0], split(direction)[0], value, slope)
         if found is None:
