@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from threadpoolctl import threadpool_limits
 from norep.analysis.probes import standardization, train_probe
 from norep.datasets.downstream import DownstreamData
 from norep.datasets.fashion_mnist import load_fashion_mnist
+from norep.errors import NorepError
 from norep.producers.downstream import embed_downstream
 from norep.store import Store
 
@@ -137,4 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except NorepError as error:  # bad input (a store, a network): one line
+        sys.exit(f"probe_speed.py: {error}")

@@ -171,6 +171,13 @@ def test_embeddings_are_cached_by_checkpoint_and_images(mini_zoo, tmp_path, monk
     assert producer.embed_downstream(mini_zoo, "arch", data, cache).shape == (50, 128)
 
 
+def test_a_member_without_a_checkpoint_is_one_error_line(mini_zoo, tmp_path):
+    data = data_module.load_sklearn_digits().sample(20, seed=0)
+    for model_id in ("forest", "no-such-model"):
+        with pytest.raises(NorepError, match=f"holds no checkpoint of '{model_id}'"):
+            producer.embed_downstream(mini_zoo, model_id, data, tmp_path)
+
+
 def test_models_without_networks_and_imagenet_stores(mini_zoo, tmp_path):
     assert producer.embedded_models(mini_zoo, mini_zoo.model_ids) == (["base", "reinit", "arch"],
                                                                       ["forest"])

@@ -100,7 +100,11 @@ def cache_file(store: Store, model_id: str, data: DownstreamData, cache: Path | 
     metadata records) and the set's :attr:`~DownstreamData.fingerprint`.
     """
     folder = (cache_dir() / "downstream" if cache is None else Path(cache))
-    checkpoint = sha256_file(checkpoint_path(store, model_id))
+    path = checkpoint_path(store, model_id)
+    if not path.is_file():
+        raise NorepError(f"{store.path} holds no checkpoint of {model_id!r}: only its neural members "
+                         "have embeddings; name one of them")
+    checkpoint = sha256_file(path)
     return folder / f"{data.name}-{data.fingerprint[:16]}" / f"{checkpoint}.npy"
 
 
